@@ -1,0 +1,88 @@
+"""Argument checks shared by the public functions: one place, one message style."""
+
+from __future__ import annotations
+
+import math
+from numbers import Integral, Real
+
+import torch
+
+METRICS = ("euclidean", "manhattan", "chebyshev", "precomputed")
+
+
+def check_maxdim(maxdim: object) -> int:
+    if isinstance(maxdim, bool) or not isinstance(maxdim, Integral):
+        raise TypeError(f"maxdim must be an int >= 0; got {maxdim!r}")
+    if maxdim < 0:
+        raise ValueError(f"maxdim must be >= 0 (0 for components, 1 for loops, ...); got {maxdim}")
+    return int(maxdim)
+
+
+def check_metric(metric: object) -> str:
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {', '.join(map(repr, METRICS))}; got {metric!r}")
+    return str(metric)
+
+
+def check_thresh(thresh: object) -> float:
+    if isinstance(thresh, bool) or not isinstance(thresh, Real):
+        raise TypeError(f"thresh must be a positive number or math.inf; got {thresh!r}")
+    thresh = float(thresh)
+    if math.isnan(thresh) or thresh <= 0:
+        raise ValueError(f"thresh must be > 0 (math.inf keeps every edge); got {thresh}")
+    return thresh
+
+
+def _is_prime(p: int) -> bool:
+    if p < 2:
+        return False
+    return all(p % q for q in range(2, math.isqrt(p) + 1))
+
+
+def check_coeff(coeff: object) -> int:
+    if isinstance(coeff, bool) or not isinstance(coeff, Integral):
+        raise TypeError(f"coeff must be a prime int (the field Z/pZ); got {coeff!r}")
+    if not _is_prime(int(coeff)):
+        raise ValueError(f"coeff must be a prime number (2, 3, 5, 7, 11, ...); got {coeff}")
+    return int(coeff)
+
+
+def check_cloud(x: object, name: str = "x") -> torch.Tensor:
+    """A floating point tensor with finite entries (any shape)."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(
+            f"{name} must be a torch.Tensor; got {type(x).__name__}. Wrap arrays with torch.as_tensor(...)"
+        )
+    if not x.is_floating_point():
+        raise TypeError(f"{name} must have a floating dtype (float32 or float64); got {x.dtype}. Use x.float()")
+    if x.numel() and not bool(torch.isfinite(x).all()):
+        raise ValueError(f"{name} contains NaN or inf; persistence needs finite coordinates/distances")
+    return x
+
+
+def check_distance_matrix(d: torch.Tensor, name: str = "x") -> None:
+    """Square, non-negative, zero diagonal, symmetric up to rounding; ``d`` is (n, n) or (B, n, n)."""
+    if d.shape[-1] != d.shape[-2]:
+        raise ValueError(
+            f"with metric='precomputed', {name} must be a square (n, n) distance matrix; got shape "
+            f"{tuple(d.shape)}. Pass points with metric='euclidean' instead"
+        )
+    if d.numel() == 0:
+        return
+    dd = d.detach()
+    if bool((dd < 0).any()):
+        raise ValueError(f"with metric='precomputed', {name} must be non-negative; found {dd.min().item():g}")
+    scale = max(float(dd.abs().max()), 1.0)
+    tol = 1e-5 * scale if dd.dtype != torch.float64 else 1e-9 * scale
+    diag = torch.diagonal(dd, dim1=-2, dim2=-1)
+    if bool((diag.abs() > tol).any()):
+        raise ValueError(
+            f"with metric='precomputed', {name} must have a zero diagonal; found {diag.abs().max().item():g}. "
+            "Vertex births other than 0 are not supported"
+        )
+    asym = (dd - dd.transpose(-1, -2)).abs().max().item()
+    if asym > tol:
+        raise ValueError(
+            f"with metric='precomputed', {name} must be symmetric; max |D - D.T| = {asym:g}. "
+            "Symmetrize it, e.g. (D + D.T) / 2"
+        )

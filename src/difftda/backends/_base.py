@@ -1,0 +1,107 @@
+"""The backend protocol: a detached float64 distance matrix in, critical edges out."""
+
+from __future__ import annotations
+
+import inspect
+from abc import ABC, abstractmethod
+from typing import ClassVar, NamedTuple
+
+import numpy as np
+import torch
+
+__all__ = ["Backend", "DimPairing", "Pairing", "BackendUnavailableError", "trivial_pairing"]
+
+
+class BackendUnavailableError(ImportError):
+    """A backend's package is not installed."""
+
+
+class DimPairing(NamedTuple):
+    """Critical edges of one homology dimension, as int64 numpy arrays.
+
+    Attributes:
+        finite: ``(k, 4)`` ``[b_i, b_j, d_i, d_j]``: birth edge and death edge of each finite bar.
+            In H0 the birth "edge" is ``(v, v)``, ``v`` the vertex whose component is born.
+        essential: ``(m, 2)`` ``[b_i, b_j]``: the birth edge of each bar that never dies.
+    """
+
+    finite: np.ndarray
+    essential: np.ndarray
+
+    @classmethod
+    def empty(cls) -> DimPairing:
+        return cls(np.zeros((0, 4), np.int64), np.zeros((0, 2), np.int64))
+
+
+Pairing = tuple[DimPairing, ...]  # element k is H_k, length maxdim + 1
+
+
+def trivial_pairing(n: int, maxdim: int) -> Pairing:
+    """The pairing of a cloud with at most one point: one essential component, nothing else."""
+    h0 = DimPairing(np.zeros((0, 4), np.int64), np.zeros((n, 2), np.int64))
+    return (h0,) + tuple(DimPairing.empty() for _ in range(maxdim))
+
+
+class Backend(ABC):
+    """A persistence engine that pairs simplices of the Vietoris-Rips filtration of a distance matrix.
+
+    Subclasses set ``name`` (the spec name), ``requires`` (the import name of their package) and
+    ``extra`` (the pip extra that installs it), take their options as explicit keyword-only
+    ``__init__`` arguments, and implement :meth:`pairing`. They never compute gradients.
+    """
+
+    name: ClassVar[str]
+    requires: ClassVar[str | None] = None
+    extra: ClassVar[str | None] = None
+    #: True when the returned edges are the engine's own critical edges (not found by value lookup).
+    exact_indices: ClassVar[bool] = True
+    #: The largest ``maxdim`` the backend supports (None: any).
+    max_maxdim: ClassVar[int | None] = None
+
+    @abstractmethod
+    def pairing(self, dist: np.ndarray, *, maxdim: int, thresh: float, coeff: int) -> Pairing:
+        """Critical edges of each dimension ``0..maxdim`` of the VR filtration of ``dist``.
+
+        ``dist`` is a C-contiguous float64 ``(n, n)`` matrix with ``n >= 2``, already checked to be
+        symmetric, non-negative and zero on the diagonal. Edges longer than ``thresh`` are left out.
+        """
+
+    def pairing_batch(
+        self, dist: torch.Tensor, sizes: list[int], *, maxdim: int, thresh: float, coeff: int
+    ) -> list[Pairing]:
+        """Pair a padded batch: ``dist`` is a detached ``(B, N, N)`` tensor, cloud ``b`` its top-left
+        ``sizes[b]`` square. The default makes one float64 host copy and pairs cloud by cloud;
+        a backend that works on the tensor's device overrides this.
+        """
+        host = dist.to("cpu", torch.float64).numpy()
+        return [
+            self.pairing(np.ascontiguousarray(host[b, :n, :n]), maxdim=maxdim, thresh=thresh, coeff=coeff)
+            if n > 1 else trivial_pairing(n, maxdim)
+            for b, n in enumerate(sizes)
+        ]
+
+    def options(self) -> dict[str, object]:
+        """The keyword options of this instance, in signature order."""
+        params = inspect.signature(type(self).__init__).parameters
+        return {k: getattr(self, k) for k in params if k != "self"}
+
+    def __str__(self) -> str:
+        opts = ",".join(f"{k}={_format(v)}" for k, v in self.options().items())
+        return f"{self.name}:{opts}" if opts else self.name
+
+    def __repr__(self) -> str:
+        return f"get_backend({str(self)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Backend) and str(self) == str(other)
+
+    def __hash__(self) -> int:
+        return hash(str(self))
+
+
+def _format(v: object) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if v is None:
+        return "none"
+    return str(v)
