@@ -1,0 +1,50 @@
+"""Shared fixtures: every test that takes ``backend`` runs once per installed backend.
+
+``DIFFTDA_TEST_BACKENDS=giotto,gudhi,ripser`` (set by .ci/run) makes a missing backend an error
+instead of a silent skip.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+import difftda
+
+_required = [b for b in os.environ.get("DIFFTDA_TEST_BACKENDS", "").split(",") if b]
+_missing = sorted(set(_required) - set(difftda.list_backends()))
+if _missing:
+    raise RuntimeError(
+        f"DIFFTDA_TEST_BACKENDS asks for {', '.join(_missing)}, which failed to install "
+        f"(installed: {', '.join(difftda.list_backends())})"
+    )
+
+#: The backends that pair any homology dimension (the H0-only native backend is tested on its own).
+BACKENDS = [b for b in difftda.list_backends() if difftda.get_backend(b).max_maxdim is None]
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request) -> str:
+    return request.param
+
+
+@pytest.fixture(params=[torch.float32, torch.float64], ids=["float32", "float64"])
+def dtype(request) -> torch.dtype:
+    return request.param
+
+
+@pytest.fixture(params=DEVICES)
+def device(request) -> str:
+    return request.param
+
+
+def pytest_collection_modifyitems(config, items):
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs CUDA")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
