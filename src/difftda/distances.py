@@ -53,6 +53,11 @@ def edge_lengths(x: torch.Tensor, i: torch.Tensor, j: torch.Tensor, metric: str 
     """Lengths of the edges ``(i[k], j[k])`` of a cloud ``x`` of shape ``(N, d)``, differentiable.
 
     Costs O(len(i) * d) forward and backward, instead of the O(n^2 * d) of the whole matrix. The
-    norm's gradient at a zero-length edge is 0.
+    gradient at a zero-length edge is 0; a loop ``i == j`` (an H0 birth) has length 0 and zero
+    gradients of every order.
     """
-    return torch.linalg.vector_norm(x[i] - x[j], ord=_P[metric], dim=-1)
+    diff = x[i] - x[j]
+    # For i == j the difference is exactly 0 and stays so; shifting it by 1 keeps the norm away from
+    # its kink (whose second derivative is NaN) while the gradient through x[i] - x[i] cancels.
+    loop = (i == j).unsqueeze(-1).to(diff.dtype)
+    return torch.linalg.vector_norm(diff + loop, ord=_P[metric], dim=-1) * (1 - loop.squeeze(-1))

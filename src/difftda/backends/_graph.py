@@ -8,8 +8,8 @@ from scipy.sparse.csgraph import breadth_first_order, connected_components, mini
 
 from ._base import DimPairing
 
-# scipy's sparse graphs read an explicit 0 as "no edge"; duplicate points have distance 0, so their
-# edges get this positive stand-in, smaller than every real distance, which keeps the order of ties.
+# scipy's graphs read an explicit 0 as "no edge"; duplicate points have distance 0, so their edges
+# get this positive stand-in, smaller than every real distance, which keeps the order of ties.
 _TINY = np.nextafter(0.0, 1.0)
 
 
@@ -21,12 +21,12 @@ def mst_h0(dist: np.ndarray, thresh: float) -> DimPairing:
     essential bars. All births are 0, so which vertex names a component does not change any value.
     """
     n = dist.shape[0]
-    w = dist.copy()
-    w[w == 0] = _TINY
-    np.fill_diagonal(w, 0.0)
-    if thresh != np.inf:
-        w[dist > thresh] = 0.0
-    forest = minimum_spanning_tree(w)
+    # A sparse graph: scipy's dense input would read every entry below ~1e-8 as "no edge".
+    i, j = np.triu_indices(n, k=1)
+    w = dist[i, j]
+    keep = w <= thresh
+    i, j, w = i[keep], j[keep], np.maximum(w[keep], _TINY)
+    forest = minimum_spanning_tree(coo_matrix((w, (i, j)), shape=(n, n)).tocsr())
     _, labels = connected_components(forest, directed=False)
     _, roots = np.unique(labels, return_index=True)
     # A virtual vertex n joined to every root turns the forest into one tree: one BFS orients it all.

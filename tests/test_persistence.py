@@ -1,0 +1,282 @@
+"""The contract of difftda.persistence: shapes, batches, thresh, coeff, corner cases, errors."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy.sparse.csgraph import connected_components
+
+import difftda
+from difftda.backends import Backend, DimPairing, register_backend
+from reference import assert_same_diagram, distance_matrix, gudhi_diagrams
+
+
+def _same(a: difftda.Diagrams, b: difftda.Diagrams) -> None:
+    assert len(a) == len(b)
+    for da, db in zip(a, b):
+        for fa, fb in zip(da, db):
+            assert torch.equal(fa, fb)
+
+
+def test_result_types(backend):
+    x = torch.randn(40, 2)
+    dgms = difftda.persistence(x, maxdim=1, backend=backend)
+    assert isinstance(dgms, difftda.Diagrams) and len(dgms) == 2
+    assert isinstance(dgms[0], difftda.Diagram)
+    assert dgms[0].pairs.shape == (39, 2) and dgms[0].essential.shape == (1,)
+    arrays = dgms.to_numpy()
+    assert len(arrays) == 2 and all(a.ndim == 2 and a.shape[1] == 2 for a in arrays)
+    assert np.isinf(arrays[0][:, 1]).sum() == 1
+
+
+def test_to_numpy_feeds_persim_and_gudhi(backend):
+    persim = pytest.importorskip("persim")
+    import gudhi
+
+    x = torch.randn(30, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    dgm = difftda.persistence(x, maxdim=1, backend=backend).to_numpy()[1]
+    assert persim.bottleneck(dgm, dgm) == 0.0
+    assert gudhi.bottleneck_distance(dgm, dgm, e=0) < 1e-12
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "precomputed"])
+def test_batch_equals_per_cloud(backend, metric):
+    x = torch.randn(4, 25, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    if metric == "precomputed":
+        x = difftda.pairwise_distances(x)
+    out = difftda.persistence(x, maxdim=1, backend=backend, metric=metric)
+    assert isinstance(out, list) and len(out) == 4
+    for b in range(4):
+        _same(out[b], difftda.persistence(x[b], maxdim=1, backend=backend, metric=metric))
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "precomputed"])
+def test_ragged_list_equals_per_cloud(backend, metric):
+    g = torch.Generator().manual_seed(2)
+    clouds = [torch.randn(n, 2, dtype=torch.float64, generator=g) for n in (1, 17, 30, 2, 9)]
+    if metric == "precomputed":
+        clouds = [difftda.pairwise_distances(c) for c in clouds]
+    clouds = [c.requires_grad_(True) for c in clouds]
+    out = difftda.persistence(clouds, maxdim=1, backend=backend, metric=metric)
+    sum(d[0].pairs.sum() + d[1].pairs.sum() for d in out).backward()
+    for c, got in zip(clouds, out):
+        c2 = c.detach().clone().requires_grad_(True)
+        ref = difftda.persistence(c2, maxdim=1, backend=backend, metric=metric)
+        _same(got, ref)
+        (ref[0].pairs.sum() + ref[1].pairs.sum()).backward()
+        torch.testing.assert_close(c.grad, c2.grad)
+
+
+def test_thresh_components_become_essential(backend):
+    x = torch.randn(40, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    thresh = 0.3
+    dgms = difftda.persistence(x, maxdim=1, backend=backend, thresh=thresh)
+    d = distance_matrix(x.numpy())
+    n_comp, _ = connected_components((d <= thresh) & (d > 0) | np.eye(40, dtype=bool), directed=False)
+    assert n_comp > 1
+    assert dgms[0].essential.shape == (n_comp,)
+    assert (dgms[0].pairs[:, 1] <= thresh).all()
+    ref = gudhi_diagrams(d, 1, thresh=thresh)
+    for k in range(2):
+        assert_same_diagram(dgms[k].to_numpy(), ref[k], rtol=1e-6, atol=1e-6)
+
+
+def _rp2_matrix(n_side: int = 9) -> torch.Tensor:
+    """Points of the projective plane: the upper hemisphere of a Fibonacci sphere, x ~ -x."""
+    k = torch.arange(2 * n_side * n_side, dtype=torch.float64) + 0.5
+    phi = torch.acos(1 - 2 * k / len(k))
+    theta = math.pi * (1 + 5**0.5) * k
+    p = torch.stack([phi.sin() * theta.cos(), phi.sin() * theta.sin(), phi.cos()], 1)
+    p = p[p[:, 2] > 0]
+    return torch.minimum(torch.cdist(p, p), torch.cdist(p, -p)).fill_diagonal_(0)
+
+
+def test_coeff_reaches_the_backend(backend):
+    # RP^2 has H1 = Z/2 over Z/2 but H1 = 0 over Z/3: a long H1 bar exists for coeff=2 only.
+    d = _rp2_matrix()
+    longest = {}
+    for coeff in (2, 3):
+        dgm = difftda.persistence(d, maxdim=1, backend=backend, metric="precomputed", coeff=coeff)[1]
+        life = dgm.pairs[:, 1] - dgm.pairs[:, 0]
+        longest[coeff] = float(life.max()) if len(life) else 0.0
+    assert longest[2] > 0.4 and longest[3] < 0.2, longest
+
+
+def test_one_point(backend):
+    for x in (torch.randn(1, 3), torch.zeros(1, 1, dtype=torch.float64)):
+        dgms = difftda.persistence(x, maxdim=2, backend=backend)
+        assert dgms[0].pairs.shape == (0, 2) and dgms[0].essential.shape == (1,)
+        assert float(dgms[0].essential[0]) == 0.0
+        assert all(d.pairs.shape == (0, 2) and d.essential.shape == (0,) for d in dgms[1:])
+
+
+def test_two_identical_points(backend):
+    x = torch.ones(2, 2, requires_grad=True)
+    dgms = difftda.persistence(x, maxdim=1, backend=backend)
+    assert dgms[0].pairs.shape == (0, 2) and dgms[0].essential.shape == (1,)
+    assert dgms[1].pairs.shape == (0, 2)
+    (dgms[0].pairs.sum() + dgms[0].essential.sum()).backward()  # a differentiable empty sum
+    assert torch.equal(x.grad, torch.zeros(2, 2))
+
+
+def test_empty_dimensions_have_shapes(backend):
+    dgms = difftda.persistence(torch.randn(3, 2), maxdim=3, backend=backend)
+    for d in dgms[1:]:
+        assert d.pairs.shape == (0, 2) and d.index.shape == (0, 4) and d.essential_index.shape == (0, 2)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_giotto_threads_never_hand_out_a_wrong_edge(seed):
+    """giotto-ph with n_threads > 1 can mislabel H1 birth edges; difftda must repair that."""
+    pytest.importorskip("gph")
+    from difftda.datasets import noisy_circle
+
+    x = noisy_circle(400, seed=seed, dtype=torch.float64)
+    one = difftda.persistence(x, maxdim=1, backend="giotto")
+    two = difftda.persistence(x, maxdim=1, backend="giotto:n_threads=2")
+    d = difftda.pairwise_distances(x)
+    for k in range(2):
+        i = two[k].index
+        assert torch.equal(two[k].pairs[:, 0], d[i[:, 0], i[:, 1]])
+        assert torch.equal(two[k].pairs[:, 1], d[i[:, 2], i[:, 3]])
+        assert torch.equal(two[k].pairs, one[k].pairs)
+        assert torch.equal(two[k].index[:, 2:], one[k].index[:, 2:])
+
+
+def test_giotto_repair_path_is_taken(monkeypatch):
+    """Feed a deliberately corrupted generator list: the backend must notice and rerun on one thread."""
+    pytest.importorskip("gph")
+    from difftda.backends import _giotto
+
+    engine = difftda.get_backend("giotto:n_threads=2")
+    real = engine._ripser
+    calls = []
+
+    def corrupted(dist, **kw):
+        out = real(dist, **kw)
+        calls.append(kw["n_threads"])
+        if kw["n_threads"] != 1:
+            gens = out["gens"]
+            gens[1][0][:, :2] = gens[1][0][::-1, :2].copy()  # shuffle the birth edges
+        return out
+
+    monkeypatch.setattr(engine, "_ripser", corrupted)
+    x = torch.randn(60, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    dgms = difftda.persistence(x, maxdim=1, backend=engine)
+    assert calls == [2, 1]
+    d = difftda.pairwise_distances(x)
+    i = dgms[1].index
+    assert torch.equal(dgms[1].pairs[:, 0], d[i[:, 0], i[:, 1]])
+    assert _giotto._consistent is not None
+
+
+def test_auto_backend():
+    dgms = difftda.persistence(torch.randn(20, 2), maxdim=1)
+    assert len(dgms) == 2
+    order = [b for b in ("giotto", "gudhi", "ripser") if b in difftda.list_backends()]
+    assert difftda.get_backend("auto", maxdim=1).name == order[0]
+
+
+def test_module_wrapper():
+    layer = difftda.Persistence(maxdim=1, backend="auto")
+    x = torch.randn(15, 2, dtype=torch.float64)
+    _same(layer(x), difftda.persistence(x, maxdim=1))
+    assert "maxdim=1" in repr(layer)
+
+
+# ----------------------------------------------------------------------------- backend specs
+
+def test_spec_round_trip():
+    for spec in difftda.list_backends():
+        assert str(difftda.get_backend(str(difftda.get_backend(spec)))) == str(difftda.get_backend(spec))
+    if "giotto" in difftda.list_backends():
+        assert str(difftda.get_backend("giotto:n_threads=2")) == "giotto:n_threads=2"
+        assert difftda.get_backend(" giotto : n_threads = 2 ").n_threads == 2
+
+
+def test_unknown_backend_lists_installed():
+    with pytest.raises(ValueError, match="installed: " + ", ".join(difftda.list_backends())):
+        difftda.persistence(torch.randn(5, 2), backend="giotoo")
+    with pytest.raises(ValueError, match="Did you mean 'giotto'"):
+        difftda.get_backend("giotoo")
+
+
+def test_unknown_option_lists_keys(backend):
+    with pytest.raises(TypeError, match="valid keys"):
+        difftda.get_backend(f"{backend}:no_such_option=1")
+    with pytest.raises(ValueError, match="key=value"):
+        difftda.get_backend(f"{backend}:oops")
+
+
+def test_bad_option_value():
+    if "giotto" in difftda.list_backends():
+        with pytest.raises(ValueError, match="n_threads"):
+            difftda.get_backend("giotto:n_threads=0")
+
+
+def test_missing_package_names_the_extra():
+    @register_backend
+    class Phantom(Backend):
+        name = "phantom-test"
+        requires = "difftda_no_such_package_xyz"
+        extra = "phantom"
+
+        def pairing(self, dist, *, maxdim, thresh, coeff):  # pragma: no cover
+            return (DimPairing.empty(),)
+
+    try:
+        assert "phantom-test" not in difftda.list_backends()
+        with pytest.raises(difftda.BackendUnavailableError, match=r"pip install 'difftda\[phantom\]'"):
+            difftda.get_backend("phantom-test")
+        assert issubclass(difftda.BackendUnavailableError, ImportError)
+    finally:
+        from difftda.backends import _BACKENDS
+
+        _BACKENDS.pop("phantom-test")
+
+
+# ----------------------------------------------------------------------------- argument errors
+
+@pytest.mark.parametrize(
+    "kwargs,exc,match",
+    [
+        (dict(x=np.zeros((5, 2))), TypeError, "torch.Tensor"),
+        (dict(x=torch.zeros(5, 2, dtype=torch.int64)), TypeError, "floating"),
+        (dict(x=torch.zeros(5)), ValueError, "shape"),
+        (dict(x=torch.zeros(2, 5, 2, 2)), ValueError, "shape"),
+        (dict(x=torch.tensor([[0.0, float("nan")], [1.0, 1.0]])), ValueError, "NaN"),
+        (dict(x=torch.tensor([[0.0, float("inf")], [1.0, 1.0]])), ValueError, "inf"),
+        (dict(maxdim=-1), ValueError, "maxdim"),
+        (dict(maxdim=1.5), TypeError, "maxdim"),
+        (dict(metric="cosine"), ValueError, "metric"),
+        (dict(thresh=0.0), ValueError, "thresh"),
+        (dict(thresh=-1.0), ValueError, "thresh"),
+        (dict(coeff=4), ValueError, "prime"),
+        (dict(coeff=1), ValueError, "prime"),
+        (dict(x=torch.zeros(0, 2)), ValueError, "no points"),
+        (dict(x=[]), ValueError, "empty"),
+        (dict(x=[torch.zeros(3, 2), torch.zeros(3, 3)]), ValueError, "dimension"),
+        (dict(x=torch.zeros(4, 3), metric="precomputed"), ValueError, "square"),
+        (dict(x=-difftda.pairwise_distances(torch.randn(4, 2)), metric="precomputed"), ValueError, "non-negative"),
+        (dict(x=difftda.pairwise_distances(torch.randn(4, 2)) + torch.eye(4), metric="precomputed"), ValueError, "diagonal"),
+        (dict(x=torch.tensor([[0.0, 1.0], [2.0, 0.0]]), metric="precomputed"), ValueError, "symmetric"),
+    ],
+)
+def test_errors(kwargs, exc, match):
+    args = dict(x=torch.randn(5, 2), maxdim=1)
+    args.update(kwargs)
+    x = args.pop("x")
+    with pytest.raises(exc, match=match):
+        difftda.persistence(x, **args)
+
+
+def test_precomputed_rounding_asymmetry_is_accepted(backend):
+    d = difftda.pairwise_distances(torch.randn(20, 2, dtype=torch.float64))
+    noisy = d + 1e-13 * torch.rand(20, 20, dtype=torch.float64) * (1 - torch.eye(20, dtype=torch.float64))
+    a = difftda.persistence(noisy, maxdim=1, backend=backend, metric="precomputed")
+    b = difftda.persistence(d, maxdim=1, backend=backend, metric="precomputed")
+    for k in range(2):
+        torch.testing.assert_close(a[k].pairs, b[k].pairs)
