@@ -24,11 +24,12 @@ from .distances import edge_lengths
 __all__ = ["gather", "normalize"]
 
 
-def normalize(host: np.ndarray, sizes: list[int], pairings: list[Pairing], maxdim: int):
+def normalize(host: np.ndarray | None, sizes: list[int], pairings: list[Pairing], maxdim: int):
     """Check, canonicalize and concatenate the pairings of a batch on the host (vectorized).
 
     Each edge is written with ``i <= j``; bars with ``death <= birth`` are dropped; rows are sorted by
-    ``(birth, death, edges)`` within each (cloud, dimension) group.
+    ``(birth, death, edges)`` within each (cloud, dimension) group. With ``host=None`` (the matrix
+    stayed on its device) only the first step is done: the backend has dropped empty bars itself.
 
     Returns ``(fin, fin_group, ess, ess_group)``: ``(K, 4)`` and ``(M, 2)`` local indices and the group
     ``b * (maxdim + 1) + k`` of each row.
@@ -54,6 +55,8 @@ def normalize(host: np.ndarray, sizes: list[int], pairings: list[Pairing], maxdi
         raise RuntimeError("backend returned a vertex index outside the cloud")
     fin = np.concatenate([np.sort(fin[:, :2], axis=1), np.sort(fin[:, 2:], axis=1)], axis=1)
     ess = np.sort(ess, axis=1)
+    if host is None:  # a device-native backend: values stay on the device, rows as it gave them
+        return fin, fin_group, ess, ess_group
     cloud = fin_group // ndim
     birth = host[cloud, fin[:, 0], fin[:, 1]]
     death = host[cloud, fin[:, 2], fin[:, 3]]

@@ -108,13 +108,15 @@ def persistence(
             dist = pairwise_distances(points, metric)
     if min(sizes) == 0:
         raise ValueError("x has a cloud with no points; persistence needs at least one point")
-    host = dist.detach().to("cpu", torch.float64)
+    # One detached host copy in float64 for the CPU engines; a device-native engine pairs in place.
+    in_place = engine.on_device and dist.device.type != "cpu"
+    src = dist.detach() if in_place else dist.detach().to("cpu", torch.float64)
     big = [b for b, n in enumerate(sizes) if n > 1]
     pairings = [trivial_pairing(n, maxdim) for n in sizes]
     if big:
         try:
             found = engine.pairing_batch(
-                host[big] if len(big) < len(sizes) else host, [sizes[b] for b in big],
+                src[big] if len(big) < len(sizes) else src, [sizes[b] for b in big],
                 maxdim=maxdim, thresh=thresh, coeff=coeff,
             )
         except (RuntimeError, ValueError, TypeError, MemoryError) as err:
@@ -123,7 +125,7 @@ def persistence(
             ) from err
         for b, p in zip(big, found):
             pairings[b] = p
-    groups = normalize(host.numpy(), sizes, pairings, maxdim)
+    groups = normalize(None if in_place else src.numpy(), sizes, pairings, maxdim)
     out = gather(dist, sizes, *groups, maxdim=maxdim, points=points, metric=metric)
     return out[0] if single else out
 

@@ -134,4 +134,4 @@ def get_backend(spec: str | Backend = "auto", *, maxdim: int | None = None) -> B
 
 
 # Registration happens on import of each module; the heavy packages load only when a backend is built.
-from . import _giotto, _gudhi, _ripser  # noqa: E402,F401
+from . import _giotto, _gudhi, _ripser, _torch  # noqa: E402,F401

@@ -57,6 +57,9 @@ class Backend(ABC):
     exact_indices: ClassVar[bool] = True
     #: The largest ``maxdim`` the backend supports (None: any).
     max_maxdim: ClassVar[int | None] = None
+    #: True when :meth:`pairing_batch` works on the matrix's own device. Such a backend receives the
+    #: detached matrix where it lives and must itself drop zero-length bars (no host copy is made).
+    on_device: ClassVar[bool] = False
 
     @abstractmethod
     def pairing(self, dist: np.ndarray, *, maxdim: int, thresh: float, coeff: int) -> Pairing:
@@ -70,8 +73,9 @@ class Backend(ABC):
         self, dist: torch.Tensor, sizes: list[int], *, maxdim: int, thresh: float, coeff: int
     ) -> list[Pairing]:
         """Pair a padded batch: ``dist`` is a detached ``(B, N, N)`` tensor, cloud ``b`` its top-left
-        ``sizes[b]`` square. The default makes one float64 host copy and pairs cloud by cloud;
-        a backend that works on the tensor's device overrides this.
+        ``sizes[b]`` square (every ``sizes[b] >= 2``). It arrives as a float64 CPU tensor unless the
+        backend sets ``on_device``. The default pairs cloud by cloud; a backend overrides this to
+        pair the whole batch at once.
         """
         host = dist.to("cpu", torch.float64).numpy()
         return [

@@ -1,0 +1,111 @@
+"""The native H0 backend ("torch"): the same H0 as every other backend, batched, on any device."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import difftda
+from conftest import BACKENDS, DEVICES
+from difftda.backends._torch import _prim_numpy, _prim_torch, _to_pairing
+from reference import assert_same_diagram, distance_matrix, gudhi_diagrams
+
+
+def _grid(m: int) -> torch.Tensor:
+    g = torch.arange(m, dtype=torch.float64)
+    return torch.cartesian_prod(g, g)
+
+
+def test_auto_uses_it_for_h0_only():
+    assert difftda.get_backend("auto", maxdim=0).name == "torch"
+    assert difftda.get_backend("auto", maxdim=1).name != "torch"
+
+
+def test_higher_maxdim_is_refused():
+    with pytest.raises(ValueError, match="giotto"):
+        difftda.persistence(torch.randn(10, 2), maxdim=1, backend="torch")
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "manhattan"])
+def test_agrees_with_gudhi_and_other_backends(dtype, device, metric):
+    x = torch.randn(70, 3, dtype=dtype, generator=torch.Generator().manual_seed(0)).to(device)
+    got = difftda.persistence(x, maxdim=0, backend="torch", metric=metric)
+    ref = gudhi_diagrams(distance_matrix(x.cpu().double().numpy(), metric), 0)
+    assert_same_diagram(got[0].to_numpy(), ref[0], rtol=2e-6, atol=2e-6)
+    for b in BACKENDS:
+        other = difftda.persistence(x, maxdim=0, backend=b, metric=metric)
+        pairs = got[0].pairs[got[0].pairs[:, 1].argsort()]
+        assert torch.equal(pairs, other[0].pairs[other[0].pairs[:, 1].argsort()])
+        # Generic input: the spanning tree is unique, so the death edges are the same.
+        assert torch.equal(
+            got[0].index[got[0].pairs[:, 1].argsort(), 2:], other[0].index[other[0].pairs[:, 1].argsort(), 2:]
+        )
+
+
+@pytest.mark.parametrize("x", [_grid(6), torch.cat([_grid(4), _grid(4), _grid(4)]), torch.ones(5, 2, dtype=torch.float64)],
+                         ids=["grid", "grid-tripled", "all-equal"])
+def test_ties_and_duplicates(x, device):
+    x = x.to(device)
+    got = difftda.persistence(x, maxdim=0, backend="torch")[0]
+    ref = gudhi_diagrams(distance_matrix(x.cpu().numpy()), 0)[0]
+    assert_same_diagram(got.to_numpy(), ref, rtol=0, atol=1e-12)
+    d = difftda.pairwise_distances(x)
+    assert torch.equal(got.pairs[:, 1], d[got.index[:, 2], got.index[:, 3]])
+
+
+def test_thresh_forest(device):
+    x = torch.randn(60, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(1)).to(device)
+    got = difftda.persistence(x, maxdim=0, backend="torch", thresh=0.25)[0]
+    ref = gudhi_diagrams(distance_matrix(x.cpu().numpy()), 0, thresh=0.25)[0]
+    assert_same_diagram(got.to_numpy(), ref, rtol=1e-9, atol=1e-12)
+    assert len(got.essential) > 1
+    assert len(set(got.essential_index[:, 0].tolist()) | set(got.index[:, 0].tolist())) == 60
+
+
+def test_batch_and_ragged(device):
+    g = torch.Generator().manual_seed(2)
+    batch = torch.randn(5, 30, 4, dtype=torch.float64, generator=g).to(device)
+    out = difftda.persistence(batch, maxdim=0, backend="torch")
+    ragged = [torch.randn(n, 2, dtype=torch.float64, generator=g).to(device) for n in (1, 2, 40, 7)]
+    out_r = difftda.persistence(ragged, maxdim=0, backend="torch")
+    for clouds, res in ((list(batch), out), (ragged, out_r)):
+        for c, d in zip(clouds, res):
+            one = difftda.persistence(c, maxdim=0, backend="torch")
+            assert torch.equal(d[0].pairs, one[0].pairs) and torch.equal(d[0].index, one[0].index)
+
+
+def test_gradcheck():
+    x = torch.randn(15, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(3), requires_grad=True)
+    assert torch.autograd.gradcheck(lambda p: difftda.persistence(p, maxdim=0, backend="torch")[0].pairs, (x,))
+
+
+@pytest.mark.parametrize("sizes", [[25], [25, 3, 17, 2]])
+def test_torch_prim_equals_numpy_prim(sizes):
+    """The CUDA code path (torch Prim) checked here on CPU tensors against the numpy Prim."""
+    g = torch.Generator().manual_seed(4)
+    N = max(sizes)
+    x = torch.randn(len(sizes), N, 3, dtype=torch.float64, generator=g)
+    d = difftda.pairwise_distances(x)
+    for thresh in (np.inf, 0.9):
+        dt = torch.where(d <= thresh, d, torch.finfo(d.dtype).max)
+        a = [t.numpy() for t in _prim_torch(dt, sizes)]
+        b = _prim_numpy(dt.numpy(), np.asarray(sizes))
+        for b_, n in enumerate(sizes):
+            pa = _to_pairing(a[0][b_], a[1][b_], a[2][b_], n)[0]
+            pb = _to_pairing(b[0][b_], b[1][b_], b[2][b_], n)[0]
+            assert np.array_equal(pa.finite, pb.finite) and np.array_equal(pa.essential, pb.essential)
+
+
+@pytest.mark.gpu
+def test_cuda_stays_on_device():
+    x = torch.randn(200, 2, device="cuda", requires_grad=True)
+    dgm = difftda.persistence(x, maxdim=0, backend="torch")[0]
+    assert dgm.pairs.device.type == "cuda" and dgm.index.device.type == "cuda"
+    difftda.losses.connectivity_loss(dgm).backward()
+    assert x.grad.device.type == "cuda" and torch.isfinite(x.grad).all()
+    cpu = difftda.persistence(x.detach().cpu(), maxdim=0, backend="torch")[0]
+    torch.testing.assert_close(dgm.pairs.sort(0).values.cpu(), cpu.pairs.sort(0).values)
+
+
+assert "cpu" in DEVICES
