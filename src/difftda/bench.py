@@ -1,0 +1,866 @@
+"""``difftda bench``: workloads W1-W4 of the performance baseline, every tool side by side.
+
+The method follows ``shared/research/perf_baseline.md`` section 2:
+
+- W1: ``randn(n, 2)``, loss = sum over finite H0 bars of ``|death - 2|``;
+- W2: 80% noisy unit circle (sigma 0.1) plus 20% uniform points in ``[-1.5, 1.5]^2``, loss = H1 total
+  persistence;
+- W3: ``randn(32, 64, 16)``, the W1 loss summed over the 32 clouds (one step covers the whole batch);
+- W4: ``randn(256, 128)``, loss = H0 total persistence + H1 total persistence.
+
+All data is float32 with a fixed seed per (workload, size). Each (workload, tool) runs in its own
+subprocess that goes through the sizes in increasing order, so that the peak RSS (``ru_maxrss``)
+belongs to one tool and the parent can kill a call that runs past the time limit. One timed warm-up
+call (plus an untimed one when it took under 1 s), then R timed repetitions with the garbage
+collector off: R = max(7, min(31, ceil(0.5 s / t_first))) under 2 s, 3 up to 10 s, 1 above.
+
+Tools (row keys):
+
+- ``gph1`` / ``gphK``: raw giotto-ph pairing (``n_threads=K``, generators on) of the exact float32
+  distance matrix (computed in float64 with scipy outside the timed region). ``gph1`` is the
+  reference of every ratio.
+- ``difftda:SPEC`` (``difftda:SPEC@T`` runs it with ``torch.set_num_threads(T)``, default 1; a
+  ``n_threads=K`` option sets T = K unless ``@T`` is given): forward + backward of
+  :func:`difftda.persistence` from float32 leaf points.
+- ``tt1`` / ``ttK``: torch-topological's ``VietorisRipsComplex(dim=maxdim, n_threads=K)``.
+- ``oin1`` / ``oinK``: ``oineus.diff.vr_filtration`` + ``persistence_diagram`` (points mode up to
+  dimension 5, else from a differentiable ``torch.cdist`` matrix, as in the baseline).
+
+After timing, every tool's diagrams and gradient are compared with an independent reference: raw
+giotto-ph (one thread) on the exact matrix, and the gradient of the loss written in closed form from
+giotto-ph's critical edges (``d|x_i - x_j| / dx_i = (x_i - x_j) / |x_i - x_j|``) in numpy.
+
+Example:
+    >>> from difftda.bench import make_data
+    >>> make_data("W3", (32, 64, 16)).shape
+    (32, 64, 16)
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import importlib.metadata
+import importlib.util
+import json
+import math
+import os
+import platform
+import queue
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["WORKLOADS", "make_data", "default_tools", "parse_tool", "reference_for", "compare", "run_benchmark",
+           "format_report", "main"]
+
+
+@dataclass(frozen=True)
+class Workload:
+    """One benchmark workload: its data shape per size set, homology range and loss."""
+
+    key: str
+    title: str
+    maxdim: int
+    sizes: dict[str, tuple[tuple[int, ...], ...]]
+
+    def label(self, shape: tuple[int, ...]) -> str:
+        return f"{shape[0]}x{shape[1]}" if len(shape) == 3 else f"n={shape[0]}"
+
+
+WORKLOADS: dict[str, Workload] = {
+    "W1": Workload("W1", "connectivity H0 (COREL loss), n points in R^2", 0, {
+        "smoke": ((50, 2),), "small": ((50, 2), (200, 2)), "full": ((50, 2), (200, 2), (1000, 2))}),
+    "W2": Workload("W2", "H1 total persistence, noisy circle plus uniform noise in R^2", 1, {
+        "smoke": ((50, 2),), "small": ((50, 2), (200, 2)), "full": ((50, 2), (200, 2), (500, 2))}),
+    "W3": Workload("W3", "batched H0, 32 clouds x 64 points in R^16 (one step covers the batch)", 0, {
+        "smoke": ((8, 32, 16),), "small": ((32, 64, 16),), "full": ((32, 64, 16),)}),
+    "W4": Workload("W4", "256 points in R^128, H0 + H1 total persistence", 1, {
+        "smoke": ((64, 32),), "small": ((256, 128),), "full": ((256, 128),)}),
+}
+
+
+def make_data(workload: str, shape: tuple[int, ...]) -> np.ndarray:
+    """The float32 input of ``workload`` at ``shape``; the same array on every call (fixed seed).
+
+    Example:
+        >>> from difftda.bench import make_data
+        >>> x = make_data("W2", (50, 2))
+        >>> x.dtype, x.shape
+        (dtype('float32'), (50, 2))
+    """
+    rng = np.random.default_rng([int(workload[1:]), *shape])
+    if workload == "W2":
+        n = shape[0]
+        n_in = int(round(0.8 * n))
+        theta = rng.uniform(0.0, 2 * math.pi, n_in)
+        circle = np.stack([np.cos(theta), np.sin(theta)], 1) + 0.1 * rng.standard_normal((n_in, 2))
+        box = rng.uniform(-1.5, 1.5, (n - n_in, 2))
+        return np.concatenate([circle, box]).astype(np.float32)
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+def exact_distances(x: np.ndarray) -> np.ndarray:
+    """Euclidean distances in float64 (scipy), cast to float32: the raw tools' input."""
+    from scipy.spatial.distance import cdist
+
+    x64 = x.astype(np.float64)
+    if x.ndim == 3:
+        return np.stack([cdist(c, c) for c in x64]).astype(np.float32)
+    return cdist(x64, x64).astype(np.float32)
+
+
+# --------------------------------------------------------------------------------------------
+# Tools
+# --------------------------------------------------------------------------------------------
+
+_TOOL_RE = re.compile(r"^(gph|tt|oin)(\d+)$")
+
+
+@dataclass(frozen=True)
+class Tool:
+    key: str  # the row key, e.g. "gph1", "difftda:giotto:n_threads=2", "tt2"
+    kind: str  # "gph", "difftda", "tt", "oin"
+    threads: int  # torch threads (and the engine's threads for gph/tt/oin)
+    spec: str = ""  # the difftda backend spec
+    base: str | None = None  # the one-thread sibling: a size it timed out on is skipped here
+
+    @property
+    def raw(self) -> bool:
+        return self.kind == "gph"
+
+
+def parse_tool(key: str) -> Tool:
+    """A row key -> :class:`Tool` (``gph2``, ``tt1``, ``oin1``, ``difftda:giotto``, ``difftda:torch@2``)."""
+    key = key.strip()
+    m = _TOOL_RE.match(key)
+    if m:
+        kind, k = m.group(1), int(m.group(2))
+        if k < 1:
+            raise ValueError(f"tool {key!r}: the thread count must be at least 1")
+        return Tool(key, kind, k, base=f"{kind}1" if k > 1 else None)
+    if key.startswith("difftda:"):
+        spec, _, t = key[len("difftda:"):].partition("@")
+        if not spec:
+            raise ValueError(f"tool {key!r} names no backend; write e.g. 'difftda:giotto'")
+        if t:
+            if not t.isdigit() or int(t) < 1:
+                raise ValueError(f"tool {key!r}: the torch thread count after '@' must be a positive integer")
+            threads = int(t)
+        else:
+            m2 = re.search(r"n_threads=(\d+)", spec)
+            threads = int(m2.group(1)) if m2 else 1
+        return Tool(key, "difftda", max(threads, 1), spec=spec)
+    raise ValueError(
+        f"unknown tool {key!r}; use gphK, ttK, oinK (K threads), difftda:SPEC[@T], or a group: "
+        "gph, difftda, tt, oin, peers, all"
+    )
+
+
+def _difftda_backends() -> list[tuple[str, int | None]]:
+    import difftda
+
+    return [(name, difftda.get_backend(name).max_maxdim) for name in difftda.list_backends()]
+
+
+def default_tools(threads: list[int], group: str = "all") -> list[str]:
+    """The row keys of a tool group for the thread counts ``threads`` (1 is always included).
+
+    Example:
+        >>> from difftda.bench import default_tools
+        >>> default_tools([2], "gph")
+        ['gph1', 'gph2']
+    """
+    ks = [1] + sorted({k for k in threads if k > 1})
+    out: list[str] = []
+    if group in ("all", "gph"):
+        out += [f"gph{k}" for k in ks]
+    if group in ("all", "difftda"):
+        names = [n for n, _ in _difftda_backends()]
+        out += [f"difftda:{n}" for n in names]
+        if "giotto" in names:
+            out += [f"difftda:giotto:n_threads={k}" for k in ks if k > 1]
+    if group in ("all", "peers", "tt"):
+        out += [f"tt{k}" for k in ks]
+    if group in ("all", "peers", "oin"):
+        out += [f"oin{k}" for k in ks]
+    return out
+
+
+def expand_tools(spec: str, threads: list[int]) -> list[str]:
+    out: list[str] = []
+    for item in filter(None, (s.strip() for s in spec.split(","))):
+        keys = default_tools(threads, item) if item in ("all", "gph", "difftda", "peers", "tt", "oin") else [item]
+        for k in keys:
+            parse_tool(k)
+            if k not in out:
+                out.append(k)
+    return out
+
+
+def _tool_unavailable(tool: Tool, workload: Workload) -> str | None:
+    """Why ``tool`` cannot run ``workload`` here, or None."""
+    need = {"gph": "gph", "tt": "torch_topological", "oin": "oineus", "difftda": "difftda"}[tool.kind]
+    if importlib.util.find_spec(need) is None:
+        pkg = {"gph": "giotto-ph", "tt": "torch-topological", "oin": "oineus", "difftda": "difftda"}[tool.kind]
+        return f"{pkg} is not installed"
+    if tool.kind == "difftda":
+        import difftda
+
+        try:
+            engine = difftda.get_backend(tool.spec, maxdim=workload.maxdim)
+        except (ImportError, ValueError, TypeError) as err:
+            return f"backend {tool.spec!r}: {err}"
+        if engine.max_maxdim is not None and workload.maxdim > engine.max_maxdim:
+            return f"backend {engine.name!r} computes up to maxdim={engine.max_maxdim}; {workload.key} needs {workload.maxdim}"
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# Worker side (a subprocess per (workload, tool)): never imports torch for the raw tools
+# --------------------------------------------------------------------------------------------
+
+def _rss_mb() -> float:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024
+
+
+def _emit(**msg: Any) -> None:
+    sys.stdout.write(json.dumps(msg) + "\n")
+    sys.stdout.flush()
+
+
+def _loss(workload: Workload, per_dim: list[list[Any]]):
+    """The workload's loss from ``per_dim[k]``: the (m, 2) finite pairs of H_k, one tensor per cloud."""
+    import torch
+
+    def cat(ts):
+        return ts[0] if len(ts) == 1 else torch.cat(ts)
+
+    if workload.key in ("W1", "W3"):
+        return (cat(per_dim[0])[:, 1] - 2.0).abs().sum()
+    if workload.key == "W2":
+        p = cat(per_dim[1])
+        return (p[:, 1] - p[:, 0]).sum()
+    p0, p1 = cat(per_dim[0]), cat(per_dim[1])
+    return (p0[:, 1] - p0[:, 0]).sum() + (p1[:, 1] - p1[:, 0]).sum()
+
+
+def _make_step(tool: Tool, workload: Workload, x_np: np.ndarray):
+    """``(step, outputs)``: one timed step, and the last step's (diagrams, gradient) as numpy."""
+    md = workload.maxdim
+    batched = x_np.ndim == 3
+    if tool.raw:
+        from gph import ripser_parallel
+
+        mats = list(exact_distances(x_np)) if batched else [exact_distances(x_np)]
+        last: list[Any] = []
+
+        def step():
+            last[:] = [ripser_parallel(D, maxdim=md, metric="precomputed", return_generators=True,
+                                       n_threads=tool.threads) for D in mats]
+
+        def outputs():
+            dg = [[d["dgms"][k][np.isfinite(d["dgms"][k][:, 1])] for k in range(md + 1)] for d in last]
+            return dg, None
+
+        return step, outputs
+
+    import torch
+
+    torch.set_num_threads(tool.threads)
+    x = torch.tensor(x_np, requires_grad=True)
+    state: dict[str, Any] = {}
+    if tool.kind == "difftda":
+        import difftda
+
+        spec = tool.spec
+
+        def forward():
+            out = difftda.persistence(x, maxdim=md, backend=spec)
+            out = out if batched else [out]
+            return [[d[k].pairs for d in out] for k in range(md + 1)]
+    elif tool.kind == "tt":
+        from torch_topological.nn import VietorisRipsComplex
+
+        vr = VietorisRipsComplex(dim=md, n_threads=tool.threads)
+
+        def forward():
+            out = vr(x)
+            out = out if batched else [out]
+            return [[o[k].diagram for o in out] for k in range(md + 1)]
+    elif tool.kind == "oin":
+        import oineus.diff as od
+
+        points_mode = x.shape[-1] <= 5  # oineus builds VR from points only in low dimensions
+
+        def one(c):
+            if points_mode:
+                fil = od.vr_filtration(c, max_dim=md + 1, n_threads=tool.threads)
+            else:
+                dist = torch.cdist(c, c, compute_mode="donot_use_mm_for_euclid_dist")
+                fil = od.vr_filtration(dist, from_pwdists=True, max_dim=md + 1, n_threads=tool.threads)
+            dg = od.persistence_diagram(fil, n_threads=tool.threads)
+            have = set(dg.keys()) if hasattr(dg, "keys") else set(range(md + 1))
+            return [dg[k] if k in have else c.new_zeros(0, 2) for k in range(md + 1)]
+
+        def forward():
+            out = [one(c) for c in x] if batched else [one(x)]
+            return [[o[k] for o in out] for k in range(md + 1)]
+    else:  # pragma: no cover - parse_tool rejects other kinds
+        raise ValueError(tool.kind)
+
+    def step():
+        x.grad = None
+        per_dim = forward()
+        _loss(workload, per_dim).backward()
+        state["per_dim"] = per_dim
+
+    def outputs():
+        per_dim = state["per_dim"]
+        n_clouds = len(per_dim[0])
+        dg = [[per_dim[k][b].detach().cpu().double().numpy() for k in range(md + 1)] for b in range(n_clouds)]
+        return dg, x.grad.detach().cpu().double().numpy()
+
+    return step, outputs
+
+
+def _repetitions(t_first: float) -> int:
+    if t_first < 2.0:
+        return max(7, min(31, math.ceil(0.5 / max(t_first, 1e-9))))
+    return 3 if t_first <= 10.0 else 1
+
+
+def _worker(job: dict[str, Any]) -> int:
+    workload = WORKLOADS[job["workload"]]
+    tool = parse_tool(job["tool"])
+    shapes = [tuple(s) for s in job["shapes"]]
+    out_dir = Path(job["out_dir"])
+    reps_override = job.get("reps")
+    data = {s: make_data(workload.key, s) for s in shapes}
+    made = {}
+    for s in shapes:  # imports and data creation before the baseline RSS
+        made[s] = _make_step(tool, workload, data[s])
+    _emit(ev="ready", rss_mb=_rss_mb())
+    for s in shapes:
+        label = workload.label(s)
+        step, outputs = made[s]
+        _emit(ev="start", size=label)
+        try:
+            t0 = time.perf_counter()
+            step()
+            t_first = time.perf_counter() - t0
+            _emit(ev="first", size=label, t=t_first)
+            if reps_override:
+                reps = int(reps_override)
+            else:
+                if t_first < 1.0:
+                    step()
+                reps = _repetitions(t_first)
+            times = []
+            gc.collect()
+            gc.disable()
+            try:
+                for _ in range(reps):
+                    t0 = time.perf_counter()
+                    step()
+                    times.append(time.perf_counter() - t0)
+            finally:
+                gc.enable()
+            rss = _rss_mb()
+            dg, grad = outputs()
+            path = out_dir / f"{workload.key}_{re.sub(r'[^A-Za-z0-9]+', '_', tool.key)}_{label.replace('=', '')}.npz"
+            arrays = {f"c{b}_h{k}": np.asarray(dg[b][k], np.float64).reshape(-1, 2)
+                      for b in range(len(dg)) for k in range(workload.maxdim + 1)}
+            if grad is not None:
+                arrays["grad"] = grad
+            np.savez(path, **arrays)
+            _emit(ev="done", size=label, times=times, rss_mb=rss, out=str(path))
+        except Exception as err:  # report and go on with the next size
+            _emit(ev="error", size=label, msg=f"{type(err).__name__}: {err}"[:500])
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+# Reference (independent of difftda): raw giotto-ph + the loss gradient in closed form
+# --------------------------------------------------------------------------------------------
+
+def reference(workload: Workload, shape: tuple[int, ...]) -> tuple[list[list[np.ndarray]], np.ndarray]:
+    """:func:`reference_for` the workload's own data at ``shape``."""
+    return reference_for(workload, make_data(workload.key, shape))
+
+
+def reference_for(workload: Workload, x: np.ndarray) -> tuple[list[list[np.ndarray]], np.ndarray]:
+    """Finite diagrams (per cloud, per dim) and the gradient of the workload's loss w.r.t. the points.
+
+    The pairing is giotto-ph with one thread on the exact float32 matrix; the gradient adds, for each
+    critical edge ``(i, j)``, ``dL/dvalue * (x_i - x_j) / |x_i - x_j|`` to point i (and the opposite to j).
+
+    Example:
+        >>> from difftda.bench import WORKLOADS, make_data, reference_for
+        >>> dgms, grad = reference_for(WORKLOADS["W1"], make_data("W1", (50, 2)))
+        >>> dgms[0][0].shape, grad.shape
+        ((49, 2), (50, 2))
+    """
+    from gph import ripser_parallel
+
+    clouds = x if x.ndim == 3 else x[None]
+    mats = exact_distances(clouds)
+    md = workload.maxdim
+    dgms: list[list[np.ndarray]] = []
+    grad = np.zeros(clouds.shape, np.float64)
+    for b, (c, D) in enumerate(zip(clouds.astype(np.float64), mats)):
+        r = ripser_parallel(D, maxdim=md, metric="precomputed", return_generators=True, n_threads=1)
+        per: list[np.ndarray] = []
+        edges: list[np.ndarray] = []  # rows (i, j, dL/dvalue)
+        g0 = np.asarray(r["gens"][0], np.int64).reshape(-1, 3)
+        deaths = D[g0[:, 1], g0[:, 2]].astype(np.float64)
+        keep = deaths > 0
+        per.append(np.stack([np.zeros(keep.sum()), deaths[keep]], 1))
+        dd = np.sign(deaths - 2.0) if workload.key in ("W1", "W3") else np.ones_like(deaths)
+        if workload.key != "W2":
+            edges.append(np.stack([g0[keep, 1], g0[keep, 2], dd[keep]], 1))
+        if md >= 1:
+            g1 = np.asarray(r["gens"][1][0] if len(r["gens"][1]) else np.zeros((0, 4)), np.int64).reshape(-1, 4)
+            birth = D[g1[:, 0], g1[:, 1]].astype(np.float64)
+            death = D[g1[:, 2], g1[:, 3]].astype(np.float64)
+            keep = death > birth
+            per.append(np.stack([birth[keep], death[keep]], 1))
+            ones = np.ones(keep.sum())
+            edges.append(np.stack([g1[keep, 2], g1[keep, 3], ones], 1))
+            edges.append(np.stack([g1[keep, 0], g1[keep, 1], -ones], 1))
+        dgms.append(per)
+        if edges:
+            e = np.concatenate(edges)
+            i, j, w = e[:, 0].astype(np.int64), e[:, 1].astype(np.int64), e[:, 2]
+            diff = c[i] - c[j]
+            unit = diff / np.linalg.norm(diff, axis=1, keepdims=True)
+            np.add.at(grad[b], i, w[:, None] * unit)
+            np.add.at(grad[b], j, -w[:, None] * unit)
+    return dgms, grad.reshape(x.shape)
+
+
+def compare(ref: tuple[list[list[np.ndarray]], np.ndarray], got: dict[str, np.ndarray], maxdim: int,
+            differentiable: bool) -> dict[str, Any]:
+    """Max deviation of diagrams (sorted deaths and |births| in H0, sorted pairs in H1+) and gradient."""
+    ref_dgms, ref_grad = ref
+    dev, mismatch = 0.0, []
+    for b, per in enumerate(ref_dgms):
+        for k in range(maxdim + 1):
+            a = per[k]
+            g = got[f"c{b}_h{k}"]
+            g = g[g[:, 1] > g[:, 0]]  # zero-length bars dropped on both sides
+            if len(a) != len(g):
+                mismatch.append(f"cloud {b} H{k}: {len(g)} bars, reference {len(a)}")
+                continue
+            if k == 0:
+                dev = max(dev, float(np.abs(np.sort(a[:, 1]) - np.sort(g[:, 1])).max(initial=0.0)),
+                          float(np.abs(g[:, 0]).max(initial=0.0)))
+            else:
+                sa = a[np.lexsort((a[:, 1], a[:, 0]))]
+                sg = g[np.lexsort((g[:, 1], g[:, 0]))]
+                dev = max(dev, float(np.abs(sa - sg).max(initial=0.0)))
+    out: dict[str, Any] = {"diagram_dev": dev, "diagram_mismatch": mismatch}
+    scale = max(1.0, max((float(np.abs(p).max(initial=0.0)) for per in ref_dgms for p in per), default=1.0))
+    out["diagram_ok"] = not mismatch and dev <= 1e-5 * scale
+    if differentiable and "grad" in got:
+        gmax = float(np.abs(ref_grad).max(initial=0.0))
+        gdev = float(np.abs(got["grad"].reshape(ref_grad.shape) - ref_grad).max(initial=0.0))
+        out.update(grad_dev=gdev, grad_max=gmax, grad_ok=bool(np.isfinite(gdev)) and gdev <= 1e-3 * max(gmax, 1.0))
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Parent side
+# --------------------------------------------------------------------------------------------
+
+@dataclass
+class Cell:
+    workload: str
+    tool: str
+    size: str
+    status: str  # "ok", "timeout", "error", "skipped"
+    times_ms: list[float] = field(default_factory=list)
+    rss_mb: float | None = None
+    rss_base_mb: float | None = None
+    note: str = ""
+    check: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def median(self) -> float | None:
+        return float(np.median(self.times_ms)) if self.times_ms else None
+
+
+def _run_job(workload: Workload, tool: Tool, shapes: list[tuple[int, ...]], time_limit: float,
+             out_dir: Path, reps: int | None, log) -> list[Cell]:
+    job = {"workload": workload.key, "tool": tool.key, "shapes": [list(s) for s in shapes],
+           "out_dir": str(out_dir), "reps": reps}
+    script = str(Path(__file__).resolve())
+    cmd = [sys.executable, script, "--worker", json.dumps(job)]
+    if os.path.exists("/bin/sh"):
+        # Linux carries the parent's peak RSS into ru_maxrss across exec; a shell that forks the worker
+        # from its own small process gives the worker a clean peak. The new session lets us kill both.
+        cmd = ["/bin/sh", "-c", '"$0" "$@"; exit $?'] + cmd
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    lines: queue.Queue = queue.Queue()
+    err_tail: list[str] = []
+
+    def pump_out():
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.put(line)
+        lines.put(None)
+
+    def pump_err():
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            err_tail.append(line.rstrip())
+            del err_tail[:-20]
+
+    threading.Thread(target=pump_out, daemon=True).start()
+    threading.Thread(target=pump_err, daemon=True).start()
+    cells: dict[str, Cell] = {}
+    base = None
+    current = None
+    deadline = time.monotonic() + 300.0  # imports and data
+    labels = [workload.label(s) for s in shapes]
+    try:
+        while True:
+            try:
+                line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                if current is not None:
+                    cells[current] = Cell(workload.key, tool.key, current, "timeout",
+                                          note=f">{time_limit:g} s (killed)")
+                break
+            if line is None:
+                break
+            try:
+                msg = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            ev = msg.get("ev")
+            if ev == "ready":
+                base = msg["rss_mb"]
+            elif ev == "start":
+                current = msg["size"]
+                deadline = time.monotonic() + time_limit
+            elif ev == "first":
+                t = float(msg["t"])
+                n = reps or (1 if t > 10 else 3 if t >= 2 else max(7, min(31, math.ceil(0.5 / max(t, 1e-9)))))
+                deadline = time.monotonic() + 60.0 + 3.0 * (n + 1) * t
+            elif ev == "done":
+                cell = Cell(workload.key, tool.key, msg["size"], "ok", [1e3 * t for t in msg["times"]],
+                            msg["rss_mb"], base)
+                cell.check["out"] = msg["out"]
+                cells[msg["size"]] = cell
+                log(f"  {workload.key} {tool.key:<30} {msg['size']:>8}: {cell.median:10.3f} ms (R={len(cell.times_ms)})")
+                current = None
+                deadline = time.monotonic() + 300.0
+            elif ev == "error":
+                cells[msg["size"]] = Cell(workload.key, tool.key, msg["size"], "error", note=msg["msg"])
+                log(f"  {workload.key} {tool.key:<30} {msg['size']:>8}: error: {msg['msg']}")
+                current = None
+                deadline = time.monotonic() + 300.0
+    finally:
+        if proc.poll() is None:
+            try:
+                os.killpg(proc.pid, 9)  # the shell and the worker it started: our own process group
+            except ProcessLookupError:
+                pass
+        proc.wait()
+    for label in labels:
+        if label not in cells:
+            if any(c.status == "timeout" for c in cells.values()):
+                cells[label] = Cell(workload.key, tool.key, label, "skipped", note="a smaller size timed out")
+            else:
+                tail = " | ".join(err_tail[-3:])
+                cells[label] = Cell(workload.key, tool.key, label, "error",
+                                    note=f"worker exited with code {proc.returncode}: {tail}"[:500])
+    for c in cells.values():
+        if c.status == "timeout":
+            log(f"  {workload.key} {tool.key:<30} {c.size:>8}: {c.note}")
+    return [cells[label] for label in labels]
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for dist in ("difftda", "torch", "numpy", "scipy", "giotto-ph", "gudhi", "ripser", "torch-topological",
+                 "oineus"):
+        try:
+            out[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            out[dist] = "not installed"
+    return out
+
+
+def _machine() -> dict[str, Any]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            names = [ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")]
+        if names:
+            cpu = names[0]
+    except OSError:
+        pass
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {"cpu": cpu, "cores": usable, "platform": platform.platform()}
+
+
+def run_benchmark(workloads: list[str], sizes: str = "full", tools: list[str] | None = None,
+                  threads: list[int] | None = None, time_limit: float = 30.0, reps: int | None = None,
+                  check: bool = True, log=None) -> dict[str, Any]:
+    """Run the benchmark and return its results as a JSON-ready dict (see :func:`format_report`).
+
+    Args:
+        workloads: keys of :data:`WORKLOADS`, e.g. ``["W1", "W3"]``.
+        sizes: ``"smoke"``, ``"small"`` or ``"full"``.
+        tools: row keys (see the module docstring); default: every tool for ``threads``.
+        threads: thread counts of the multithreaded rows (default ``[2]``).
+        time_limit: seconds the first call at a size may take before the worker is killed.
+        reps: a fixed number of timed repetitions (default: the baseline's rule).
+        check: compare each tool's diagrams and gradient with the independent reference.
+        log: a function taking progress lines (default: print to stderr).
+    """
+    threads = threads or [2]
+    log = log or (lambda s: print(s, file=sys.stderr, flush=True))
+    for w in workloads:
+        if w not in WORKLOADS:
+            raise ValueError(f"unknown workload {w!r}; choose from {', '.join(WORKLOADS)}")
+    if sizes not in ("smoke", "small", "full"):
+        raise ValueError(f"sizes must be 'smoke', 'small' or 'full'; got {sizes!r}")
+    keys = tools if tools is not None else default_tools(threads)
+    parsed = [parse_tool(k) for k in keys]
+    if not any(t.key == "gph1" for t in parsed) and importlib.util.find_spec("gph") is not None:
+        parsed.insert(0, parse_tool("gph1"))  # the reference of the ratios
+    notes: list[str] = []
+    cells: list[Cell] = []
+    t_start = time.time()
+    with tempfile.TemporaryDirectory(prefix="difftda-bench-") as tmp:
+        for wk in workloads:
+            w = WORKLOADS[wk]
+            shapes = list(w.sizes[sizes])
+            labels = [w.label(s) for s in shapes]
+            log(f"{wk}: {w.title}")
+            by_key: dict[str, list[Cell]] = {}
+            for tool in parsed:
+                why = _tool_unavailable(tool, w)
+                if why:
+                    note = f"{tool.key} skipped for {wk}: {why}"
+                    if note not in notes:
+                        notes.append(note)
+                    log(f"  {note}")
+                    row = [Cell(wk, tool.key, lb, "skipped", note=why) for lb in labels]
+                else:
+                    blocked = {c.size for c in by_key.get(tool.base or "", []) if c.status in ("timeout", "skipped")
+                               and c.note != "" and "not installed" not in c.note}
+                    run_shapes = [s for s in shapes if w.label(s) not in blocked]
+                    row = _run_job(w, tool, run_shapes, time_limit, Path(tmp), reps, log) if run_shapes else []
+                    done = {c.size for c in row}
+                    row += [Cell(wk, tool.key, lb, "skipped", note=f"{tool.base} timed out")
+                            for lb in labels if lb not in done]
+                    row.sort(key=lambda c: labels.index(c.size))
+                by_key[tool.key] = row
+                cells += row
+            if check and importlib.util.find_spec("gph") is not None:
+                for s in shapes:
+                    ref = reference(w, s)
+                    for c in cells:
+                        if c.workload == wk and c.size == w.label(s) and c.status == "ok":
+                            got = dict(np.load(c.check["out"]))
+                            c.check.update(compare(ref, got, w.maxdim, not parse_tool(c.tool).raw))
+            for c in cells:
+                c.check.pop("out", None)
+    return {
+        "date": time.strftime("%Y-%m-%d %H:%M", time.localtime(t_start)),
+        "wall_s": round(time.time() - t_start, 1),
+        "machine": _machine(),
+        "versions": _versions(),
+        "settings": {"workloads": workloads, "sizes": sizes, "threads": threads, "time_limit_s": time_limit,
+                     "reps": reps or "baseline rule", "tools": [t.key for t in parsed]},
+        "auto": _auto_backends(workloads),
+        "notes": notes,
+        "cells": [vars(c) | {"median_ms": c.median} for c in cells],
+    }
+
+
+def _auto_backends(workloads: list[str]) -> dict[str, str]:
+    try:
+        import difftda
+
+        return {w: difftda.get_backend("auto", maxdim=WORKLOADS[w].maxdim).name for w in workloads}
+    except Exception:  # noqa: BLE001 - no difftda backend installed: the targets section says so
+        return {}
+
+
+def _fmt(v: float) -> str:
+    if v >= 1000:
+        return f"{v:,.0f}"
+    if v >= 100:
+        return f"{v:.0f}"
+    if v >= 10:
+        return f"{v:.1f}"
+    return f"{v:.2f}"
+
+
+#: The issue's targets: workload -> (size label, max ratio to gph1, min speed-up over tt1 or None).
+TARGETS = {"W1": ("n=1000", 0.5, 2.0), "W3": ("32x64", 0.3, 5.0), "W2": ("n=500", 1.05, None),
+           "W4": ("n=256", 1.05, None)}
+
+
+def format_report(res: dict[str, Any]) -> str:
+    """The Markdown tables of a :func:`run_benchmark` result: time, ratio to gph1, memory, checks."""
+    cells = [dict(c) for c in res["cells"]]
+    lines: list[str] = []
+    m, v = res["machine"], res["versions"]
+    lines.append(f"difftda benchmark, {res['date']}, {m['cores']} cores ({m['cpu']}), wall {res['wall_s']} s")
+    lines.append("versions: " + ", ".join(f"{k} {val}" for k, val in v.items()))
+    s = res["settings"]
+    lines.append(f"sizes={s['sizes']}, threads={s['threads']}, time limit {s['time_limit_s']} s, reps: {s['reps']}")
+    lines.append("")
+    lines.append("Cells: median [min-max] ms per step, then the ratio to gph1 (raw giotto-ph, 1 thread, pairing only)"
+                 " in the same run. (n=R): fewer than 7 repetitions. !: diagram or gradient differs from the"
+                 " reference (see the checks).")
+    for wk in s["workloads"]:
+        w = WORKLOADS[wk]
+        labels = [w.label(sh) for sh in w.sizes[s["sizes"]]]
+        rows: dict[str, dict[str, dict]] = {}
+        for c in cells:
+            if c["workload"] == wk:
+                rows.setdefault(c["tool"], {})[c["size"]] = c
+        ref = {lb: rows.get("gph1", {}).get(lb, {}).get("median_ms") for lb in labels}
+        lines += ["", f"### {wk}: {w.title}", "",
+                  "| tool | " + " | ".join(labels) + " | peak RSS (increase) |",
+                  "|---|" + "---|" * len(labels) + "---|"]
+        for tool, row in rows.items():
+            out = []
+            mem = ""
+            for lb in labels:
+                c = row.get(lb)
+                if c is None:
+                    out.append("")
+                    continue
+                if c["status"] != "ok":
+                    out.append({"timeout": c["note"], "skipped": "skipped", "error": "error"}[c["status"]])
+                    continue
+                t = c["times_ms"]
+                cell = f"{_fmt(c['median_ms'])} [{_fmt(min(t))}-{_fmt(max(t))}]"
+                if ref[lb]:
+                    cell += f" **{c['median_ms'] / ref[lb]:.2f}x**"
+                if len(t) < 7:
+                    cell += f" (n={len(t)})"
+                chk = c.get("check", {})
+                if chk and (not chk.get("diagram_ok", True) or not chk.get("grad_ok", True)):
+                    cell += " !"
+                out.append(cell)
+                if c["rss_mb"] is not None:
+                    mem = f"{c['rss_mb']:.0f} MB (+{c['rss_mb'] - (c['rss_base_mb'] or 0):.0f})"
+            lines.append(f"| {tool} | " + " | ".join(out) + f" | {mem} |")
+    bad = [c for c in cells if c["status"] == "ok" and c.get("check")
+           and (not c["check"].get("diagram_ok", True) or not c["check"].get("grad_ok", True))]
+    errors = [c for c in cells if c["status"] == "error"]
+    lines += ["", "### Checks against the reference (raw giotto-ph 1 thread + closed-form gradient)", ""]
+    checked = [c for c in cells if c["status"] == "ok" and c.get("check")]
+    if not checked:
+        lines.append("no checks were run")
+    else:
+        worst_d = max(c["check"]["diagram_dev"] for c in checked)
+        grads = [c["check"]["grad_dev"] / max(c["check"]["grad_max"], 1.0) for c in checked if "grad_dev" in c["check"]]
+        lines.append(f"{len(checked)} cells checked; largest diagram deviation {worst_d:.2g}"
+                     + (f", largest gradient deviation {max(grads):.2g} (relative to max(1, max|grad|))" if grads else ""))
+        for c in bad:
+            ck = c["check"]
+            why = "; ".join(ck["diagram_mismatch"]) or f"diagram deviation {ck['diagram_dev']:.2g}"
+            if "grad_dev" in ck:
+                why += f", gradient deviation {ck['grad_dev']:.2g} (max |grad| {ck['grad_max']:.2g})"
+            lines.append(f"- ! {c['workload']} {c['tool']} {c['size']}: {why}")
+    for c in errors:
+        lines.append(f"- error: {c['workload']} {c['tool']} {c['size']}: {c['note']}")
+    if res["notes"]:
+        lines += ["", "### Notes", ""] + [f"- {n}" for n in res["notes"]]
+    lines += ["", "### Targets of issue 5 (difftda with backend='auto')", ""]
+    for wk in s["workloads"]:
+        if wk not in TARGETS or s["sizes"] != "full":
+            continue
+        size, max_ratio, speedup = TARGETS[wk]
+        auto = res.get("auto", {}).get(wk)
+        get = {c["tool"]: c for c in cells if c["workload"] == wk and c["size"] == size and c["status"] == "ok"}
+        mine = get.get(f"difftda:{auto}") if auto else None
+        ref = get.get("gph1")
+        if not mine or not ref:
+            lines.append(f"- {wk} {size}: not measured (difftda:{auto} or gph1 missing)")
+            continue
+        ratio = mine["median_ms"] / ref["median_ms"]
+        text = f"- {wk} {size}, difftda:{auto}: {ratio:.2f}x gph1 (target <= {max_ratio}x: {'met' if ratio <= max_ratio else 'NOT met'})"
+        if speedup:
+            tt = get.get("tt1")
+            if tt:
+                sp = tt["median_ms"] / mine["median_ms"]
+                text += f"; {sp:.1f}x faster than tt1 (target >= {speedup}x: {'met' if sp >= speedup else 'NOT met'})"
+            else:
+                text += "; tt1 not measured"
+        lines.append(text)
+    return "\n".join(lines)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of ``difftda bench``."""
+    p.add_argument("--workloads", default="W1,W2,W3,W4", help="comma-separated, from W1,W2,W3,W4 (default all)")
+    p.add_argument("--sizes", default="full", choices=["smoke", "small", "full"],
+                   help="full: the baseline's sizes; small: without the largest; smoke: tiny, for the test")
+    p.add_argument("--threads", default="2",
+                   help="thread counts of the multithreaded rows, comma-separated (default 2; 1: none)")
+    p.add_argument("--tools", default="all",
+                   help="comma-separated row keys or groups: gphK, difftda:SPEC[@T], ttK, oinK; groups gph, "
+                        "difftda, tt, oin, peers, all (default all)")
+    p.add_argument("--time-limit", type=float, default=30.0,
+                   help="seconds the first call at a size may take before it is killed (default 30)")
+    p.add_argument("--reps", type=int, default=None, help="fixed number of timed repetitions (default: adaptive)")
+    p.add_argument("--no-check", action="store_true", help="skip the comparison with the reference")
+    p.add_argument("--json", type=Path, default=None, help="write all results to this JSON file")
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    """Run ``difftda bench`` from parsed arguments; prints the report, returns the exit code."""
+    try:
+        threads = [int(t) for t in str(args.threads).split(",") if t.strip()]
+    except ValueError:
+        print(f"--threads must be comma-separated integers; got {args.threads!r}", file=sys.stderr)
+        return 2
+    workloads = [w.strip().upper() for w in args.workloads.split(",") if w.strip()]
+    try:
+        tools = expand_tools(args.tools, threads)
+        res = run_benchmark(workloads, args.sizes, tools, threads, args.time_limit, args.reps, not args.no_check)
+    except ValueError as err:
+        print(f"difftda bench: {err}", file=sys.stderr)
+        return 2
+    print(format_report(res))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(res, indent=1))
+        print(f"\nwrote {args.json}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python benchmarks/run.py`` (the same options as ``difftda bench``)."""
+    p = argparse.ArgumentParser(prog="difftda bench", description=__doc__.split("\n\n")[0])
+    add_arguments(p)
+    return run_cli(p.parse_args(argv))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--worker":
+        here = str(Path(__file__).resolve().parent)
+        sys.path[:] = [p for p in sys.path if p and Path(p).resolve() != Path(here)]  # no shadowing by our modules
+        sys.exit(_worker(json.loads(sys.argv[2])))
+    sys.exit(main())
