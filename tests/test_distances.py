@@ -37,3 +37,12 @@ def test_finite_gradient_at_duplicates(metric):
     x.requires_grad_(True)
     difftda.pairwise_distances(x, metric).sum().backward()
     assert torch.isfinite(x.grad).all()
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "manhattan", "chebyshev"])
+@pytest.mark.parametrize("shape", [(32, 64, 16), (700, 2), (256, 128), (3, 77, 5), (40, 1000)])
+def test_exact_symmetry_and_zero_diagonal(metric, shape, dtype, device):
+    x = (torch.randn(*shape, dtype=dtype) * 10 + 100).to(device)
+    d = difftda.pairwise_distances(x, metric)
+    assert torch.equal(d, d.transpose(-1, -2))
+    assert bool((torch.diagonal(d, dim1=-2, dim2=-1) == 0).all())

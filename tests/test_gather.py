@@ -109,3 +109,16 @@ def test_point_path_equals_matrix_path(backend):
 def test_double_backward():
     x = torch.randn(12, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(1), requires_grad=True)
     assert torch.autograd.gradgradcheck(lambda p: difftda.persistence(p, maxdim=0)[0].pairs[:, 1], (x,))
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "precomputed"])
+def test_every_output_is_attached_to_the_graph(backend, metric):
+    x = torch.randn(1 if metric == "euclidean" else 3, 2, dtype=torch.float64)  # no H1 possible
+    if metric == "precomputed":
+        x = difftda.pairwise_distances(x)
+    x.requires_grad_(True)
+    dgms = difftda.persistence(x, maxdim=1, backend=backend, metric=metric)
+    for d in dgms:
+        assert d.pairs.requires_grad and d.essential.requires_grad
+    (dgms[0].essential.sum() + dgms[1].pairs.sum()).backward()
+    assert torch.equal(x.grad, torch.zeros_like(x))

@@ -280,3 +280,18 @@ def test_precomputed_rounding_asymmetry_is_accepted(backend):
     b = difftda.persistence(d, maxdim=1, backend=backend, metric="precomputed")
     for k in range(2):
         torch.testing.assert_close(a[k].pairs, b[k].pairs)
+
+
+def test_batch_cat_holds_every_bar(backend):
+    g = torch.Generator().manual_seed(6)
+    clouds = [torch.randn(n, 2, dtype=torch.float64, generator=g) for n in (12, 1, 20)]
+    out = difftda.persistence(clouds, maxdim=1, backend=backend)
+    whole = out.cat()
+    for k in range(2):
+        fin_cloud, ess_cloud = out.cloud_of(k)
+        for b, dgms in enumerate(out):
+            assert torch.equal(whole[k].pairs[fin_cloud == b], dgms[k].pairs)
+            assert torch.equal(whole[k].index[fin_cloud == b], dgms[k].index)
+            assert torch.equal(whole[k].essential[ess_cloud == b], dgms[k].essential)
+    total = sum(d[0].pairs[:, 1].sum() for d in out)
+    torch.testing.assert_close(whole[0].pairs[:, 1].sum(), total)

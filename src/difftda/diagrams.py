@@ -7,7 +7,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-__all__ = ["Diagram", "Diagrams"]
+__all__ = ["Diagram", "Diagrams", "DiagramBatch"]
 
 
 class Diagram(NamedTuple):
@@ -56,3 +56,28 @@ class Diagrams(tuple):
 
     def __repr__(self) -> str:
         return "Diagrams(" + ", ".join(f"H{k}: {d!r}" for k, d in enumerate(self)) + ")"
+
+
+class DiagramBatch(list):
+    """What a batch returns: a list of :class:`Diagrams`, one per cloud, that also holds the whole
+    batch at once, so a loss summed over the clouds needs no Python loop.
+
+    Example:
+        >>> import torch, difftda
+        >>> out = difftda.persistence(torch.randn(8, 30, 3), maxdim=0)
+        >>> len(out), out.cat()[0].pairs.shape
+        (8, torch.Size([232, 2]))
+    """
+
+    def __init__(self, per_cloud: list[Diagrams], whole: Diagrams, clouds: list[tuple[torch.Tensor, torch.Tensor]]):
+        super().__init__(per_cloud)
+        self._whole = whole
+        self._clouds = clouds
+
+    def cat(self) -> Diagrams:
+        """The bars of all clouds, dimension by dimension (``index`` stays local to each cloud)."""
+        return self._whole
+
+    def cloud_of(self, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """For dimension ``k`` of :meth:`cat`: the cloud of each finite bar and of each essential bar."""
+        return self._clouds[k]

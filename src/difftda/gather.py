@@ -17,94 +17,78 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .backends import Pairing
-from .diagrams import Diagram, Diagrams
+from .backends import BatchPairing
+from .diagrams import Diagram, DiagramBatch, Diagrams
 from .distances import edge_lengths
 
 __all__ = ["gather", "normalize"]
 
 
-def normalize(host: np.ndarray | None, sizes: list[int], pairings: list[Pairing], maxdim: int):
-    """Check, canonicalize and concatenate the pairings of a batch on the host (vectorized).
+def normalize(host: np.ndarray | None, sizes: list[int], bp: BatchPairing) -> BatchPairing:
+    """Check and canonicalize the pairing of a batch on the host, vectorized over all its bars.
 
     Each edge is written with ``i <= j``; bars with ``death <= birth`` are dropped; rows are sorted by
-    ``(birth, death, edges)`` within each (cloud, dimension) group. With ``host=None`` (the matrix
-    stayed on its device) only the first step is done: the backend has dropped empty bars itself.
-
-    Returns ``(fin, fin_group, ess, ess_group)``: ``(K, 4)`` and ``(M, 2)`` local indices and the group
-    ``b * (maxdim + 1) + k`` of each row.
+    group, then ``(birth, death, edges)``. With ``host=None`` (a ``canonical`` backend) the values are
+    not read: the backend has dropped empty bars itself, and rows are only grouped.
     """
-    ndim = maxdim + 1
-    fins, esss, fg, eg = [], [], [], []
-    for b, pairing in enumerate(pairings):
-        if len(pairing) != ndim:
-            raise RuntimeError(f"backend returned {len(pairing)} dimensions, expected maxdim + 1 = {ndim}")
-        for k, dp in enumerate(pairing):
-            f = np.asarray(dp.finite, dtype=np.int64).reshape(-1, 4)
-            e = np.asarray(dp.essential, dtype=np.int64).reshape(-1, 2)
-            fins.append(f)
-            esss.append(e)
-            fg.append(np.full(len(f), b * ndim + k, np.int64))
-            eg.append(np.full(len(e), b * ndim + k, np.int64))
-    fin, ess = np.concatenate(fins), np.concatenate(esss)
-    fin_group, ess_group = np.concatenate(fg), np.concatenate(eg)
+    B = len(sizes)
     limit = np.asarray(sizes, np.int64)
-    if (fin < 0).any() or (ess < 0).any() or (fin >= limit[fin_group // ndim, None]).any() or (
-        ess >= limit[ess_group // ndim, None]
-    ).any():
+    fin, fg, ess, eg = bp
+    if (fin < 0).any() or (ess < 0).any() or (fin >= limit[fg % B, None]).any() or (ess >= limit[eg % B, None]).any():
         raise RuntimeError("backend returned a vertex index outside the cloud")
     fin = np.concatenate([np.sort(fin[:, :2], axis=1), np.sort(fin[:, 2:], axis=1)], axis=1)
     ess = np.sort(ess, axis=1)
-    if host is None:  # a device-native backend: values stay on the device, rows as it gave them
-        return fin, fin_group, ess, ess_group
-    cloud = fin_group // ndim
+    if host is None:
+        order, ess_order = np.argsort(fg, kind="stable"), np.argsort(eg, kind="stable")
+        return BatchPairing(fin[order], fg[order], ess[ess_order], eg[ess_order])
+    cloud = fg % B
     birth = host[cloud, fin[:, 0], fin[:, 1]]
     death = host[cloud, fin[:, 2], fin[:, 3]]
     keep = death > birth
-    fin, fin_group, birth, death = fin[keep], fin_group[keep], birth[keep], death[keep]
-    order = np.lexsort((fin[:, 3], fin[:, 2], fin[:, 1], fin[:, 0], death, birth, fin_group))
-    ess_birth = host[ess_group // ndim, ess[:, 0], ess[:, 1]]
-    ess_order = np.lexsort((ess[:, 1], ess[:, 0], ess_birth, ess_group))
-    return fin[order], fin_group[order], ess[ess_order], ess_group[ess_order]
+    fin, fg, birth, death = fin[keep], fg[keep], birth[keep], death[keep]
+    order = np.lexsort((fin[:, 3], fin[:, 2], fin[:, 1], fin[:, 0], death, birth, fg))
+    ess_birth = host[eg % B, ess[:, 0], ess[:, 1]]
+    ess_order = np.lexsort((ess[:, 1], ess[:, 0], ess_birth, eg))
+    return BatchPairing(fin[order], fg[order], ess[ess_order], eg[ess_order])
 
 
 def gather(
     dist: torch.Tensor,
     sizes: list[int],
-    fin: np.ndarray,
-    fin_group: np.ndarray,
-    ess: np.ndarray,
-    ess_group: np.ndarray,
+    bp: BatchPairing,
     maxdim: int,
     points: torch.Tensor | None = None,
     metric: str = "euclidean",
-) -> list[Diagrams]:
+) -> DiagramBatch:
     """Turn normalized critical edges into one :class:`Diagrams` per cloud.
 
     Args:
         dist: ``(B, N, N)`` padded distances; differentiable when ``points`` is None.
         sizes: the number of points of each cloud.
-        fin, fin_group, ess, ess_group: the output of :func:`normalize`.
+        bp: the output of :func:`normalize`.
         maxdim: the top homology dimension.
         points: ``(B, N, d)`` padded points; when given and differentiable, gradients come from the
             critical edges' lengths recomputed from them.
         metric: the metric that made ``dist`` from ``points``.
     """
     B, N = dist.shape[0], dist.shape[-1]
-    ndim = maxdim + 1
-    device = dist.device
+    fin, fg, ess, eg = bp
     K, M = len(fin), len(ess)
     # One host -> device copy for all the indices of the batch.
-    packed = np.concatenate([fin.ravel(), ess.ravel(), fin_group, ess_group])
-    idx = torch.from_numpy(packed).to(device)
+    idx = torch.from_numpy(np.concatenate([fin.ravel(), ess.ravel(), fg % B, eg % B])).to(dist.device)
     fin_t = idx[: 4 * K].view(K, 4)
     ess_t = idx[4 * K : 4 * K + 2 * M].view(M, 2)
-    fin_cloud = idx[4 * K + 2 * M : 5 * K + 2 * M] // ndim
-    ess_cloud = idx[5 * K + 2 * M :] // ndim
-    # Every critical edge of the batch, as (cloud, i, j): births, deaths, essential births.
-    cloud = torch.cat([fin_cloud, fin_cloud, ess_cloud])
-    ii = torch.cat([fin_t[:, 0], fin_t[:, 2], ess_t[:, 0]])
-    jj = torch.cat([fin_t[:, 1], fin_t[:, 3], ess_t[:, 1]])
+    fin_cloud = idx[4 * K + 2 * M : 5 * K + 2 * M]
+    ess_cloud = idx[5 * K + 2 * M :]
+    ngroups = (maxdim + 1) * B
+    fin_counts = np.bincount(fg, minlength=ngroups)
+    ess_counts = np.bincount(eg, minlength=ngroups)
+    # Groups are dimension-major: H0 comes first, and its births are vertices (length exactly 0).
+    k0, m0 = int(fin_counts[:B].sum()), int(ess_counts[:B].sum())
+    # Every other critical edge as (cloud, i, j): deaths, births of H>=1, essential births of H>=1.
+    cloud = torch.cat([fin_cloud, fin_cloud[k0:], ess_cloud[m0:]])
+    ii = torch.cat([fin_t[:, 2], fin_t[k0:, 0], ess_t[m0:, 0]])
+    jj = torch.cat([fin_t[:, 3], fin_t[k0:, 1], ess_t[m0:, 1]])
     if points is not None:
         values = dist.detach()[cloud, ii, jj]
         if points.requires_grad:
@@ -113,13 +97,24 @@ def gather(
             values = values + (e - e.detach())  # exact forward value, gradient of the edge length
     else:
         values = dist[cloud, ii, jj]
-    pairs = torch.stack([values[:K], values[K : 2 * K]], dim=1)
-    births = values[2 * K :]
-    fin_counts = np.bincount(fin_group, minlength=B * ndim).tolist()
-    ess_counts = np.bincount(ess_group, minlength=B * ndim).tolist()
-    parts = zip(
-        torch.split(pairs, fin_counts), torch.split(births, ess_counts),
-        torch.split(fin_t, fin_counts), torch.split(ess_t, ess_counts),
-    )
-    dgms = [Diagram(*p) for p in parts]
-    return [Diagrams(dgms[b * ndim : (b + 1) * ndim]) for b in range(B)]
+    zero = values.new_zeros(k0 + m0)
+    source = dist if points is None else points
+    if source.requires_grad:  # constant, but attached to the graph like every other value
+        zero = zero + source.reshape(-1)[:1].sum() * 0
+    deaths, rest = values[:K], values[K:]
+    pairs = torch.stack([torch.cat([zero[:k0], rest[: K - k0]]), deaths], dim=1)
+    births = torch.cat([zero[k0:], rest[K - k0 :]])
+    parts = list(zip(
+        torch.split(pairs, fin_counts.tolist()), torch.split(births, ess_counts.tolist()),
+        torch.split(fin_t, fin_counts.tolist()), torch.split(ess_t, ess_counts.tolist()),
+    ))
+    per_cloud = [Diagrams(Diagram(*parts[k * B + b]) for k in range(maxdim + 1)) for b in range(B)]
+    # Groups are dimension-major, so each dimension of the whole batch is one contiguous slice.
+    f_end, e_end = fin_counts.reshape(maxdim + 1, B).sum(1).cumsum(), ess_counts.reshape(maxdim + 1, B).sum(1).cumsum()
+    whole, clouds = [], []
+    for k in range(maxdim + 1):
+        f = slice(int(f_end[k - 1]) if k else 0, int(f_end[k]))
+        e = slice(int(e_end[k - 1]) if k else 0, int(e_end[k]))
+        whole.append(Diagram(pairs[f], births[e], fin_t[f], ess_t[e]))
+        clouds.append((fin_cloud[f], ess_cloud[e]))
+    return DiagramBatch(per_cloud, Diagrams(whole), clouds)

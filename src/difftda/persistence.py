@@ -8,9 +8,9 @@ import torch
 from torch import nn
 
 from ._checks import check_cloud, check_coeff, check_distance_matrix, check_maxdim, check_metric, check_thresh
-from .backends import Backend, get_backend, trivial_pairing
-from .diagrams import Diagrams
-from .distances import pairwise_distances
+from .backends import Backend, get_backend
+from .diagrams import DiagramBatch, Diagrams
+from .distances import distances
 from .gather import gather, normalize
 
 __all__ = ["persistence", "Persistence"]
@@ -54,7 +54,7 @@ def persistence(
     metric: str = "euclidean",
     thresh: float = math.inf,
     coeff: int = 2,
-) -> Diagrams | list[Diagrams]:
+) -> Diagrams | DiagramBatch:
     """Differentiable Vietoris-Rips persistence diagrams of H_0 .. H_maxdim.
 
     Args:
@@ -69,7 +69,8 @@ def persistence(
         coeff: the prime field Z/coeff Z of the homology (the same for every backend).
 
     Returns:
-        :class:`Diagrams` (``dgms[k]`` is H_k) on x's device and dtype, or a list of them for a batch.
+        :class:`Diagrams` (``dgms[k]`` is H_k) on x's device and dtype; for a batch a list of them
+        (a :class:`DiagramBatch`, whose ``cat()`` holds the bars of all clouds at once).
         Bars with ``death == birth`` are dropped; the order of rows is unspecified.
 
     Example:
@@ -105,28 +106,20 @@ def persistence(
         points = batch if isinstance(batch, torch.Tensor) else nn.utils.rnn.pad_sequence(batch, batch_first=True)
         sizes = [c.shape[0] for c in batch]
         with torch.no_grad():
-            dist = pairwise_distances(points, metric)
+            dist = distances(points, metric)
     if min(sizes) == 0:
         raise ValueError("x has a cloud with no points; persistence needs at least one point")
     # One detached host copy in float64 for the CPU engines; a device-native engine pairs in place.
     in_place = engine.on_device and dist.device.type != "cpu"
     src = dist.detach() if in_place else dist.detach().to("cpu", torch.float64)
-    big = [b for b, n in enumerate(sizes) if n > 1]
-    pairings = [trivial_pairing(n, maxdim) for n in sizes]
-    if big:
-        try:
-            found = engine.pairing_batch(
-                src[big] if len(big) < len(sizes) else src, [sizes[b] for b in big],
-                maxdim=maxdim, thresh=thresh, coeff=coeff,
-            )
-        except (RuntimeError, ValueError, TypeError, MemoryError) as err:
-            raise RuntimeError(
-                f"backend {str(engine)!r} failed on a {max(sizes)} x {max(sizes)} matrix with maxdim={maxdim}: {err}"
-            ) from err
-        for b, p in zip(big, found):
-            pairings[b] = p
-    groups = normalize(None if in_place else src.numpy(), sizes, pairings, maxdim)
-    out = gather(dist, sizes, *groups, maxdim=maxdim, points=points, metric=metric)
+    try:
+        bp = engine.pairing_batch(src, sizes, maxdim=maxdim, thresh=thresh, coeff=coeff)
+    except (RuntimeError, ValueError, TypeError, MemoryError) as err:
+        raise RuntimeError(
+            f"backend {str(engine)!r} failed on a {max(sizes)} x {max(sizes)} matrix with maxdim={maxdim}: {err}"
+        ) from err
+    bp = normalize(None if engine.canonical else src.numpy(), sizes, bp)
+    out = gather(dist, sizes, bp, maxdim=maxdim, points=points, metric=metric)
     return out[0] if single else out
 
 
@@ -157,7 +150,7 @@ class Persistence(nn.Module):
         self.coeff = check_coeff(coeff)
         self.backend = get_backend(backend, maxdim=self.maxdim)
 
-    def forward(self, x: torch.Tensor | list[torch.Tensor]) -> Diagrams | list[Diagrams]:
+    def forward(self, x: torch.Tensor | list[torch.Tensor]) -> Diagrams | DiagramBatch:
         return persistence(
             x, self.maxdim, backend=self.backend, metric=self.metric, thresh=self.thresh, coeff=self.coeff
         )

@@ -11,11 +11,12 @@ import importlib.util
 import inspect
 import math
 
-from ._base import Backend, BackendUnavailableError, DimPairing, Pairing, trivial_pairing
+from ._base import Backend, BackendUnavailableError, BatchPairing, DimPairing, Pairing, trivial_pairing
 
 __all__ = [
     "Backend",
     "BackendUnavailableError",
+    "BatchPairing",
     "DimPairing",
     "Pairing",
     "get_backend",
@@ -36,6 +37,7 @@ PREFERRED_H0 = ("torch",) + PREFERRED
 def register_backend(cls: type[Backend]) -> type[Backend]:
     """Class decorator adding a :class:`Backend` subclass to the registry under ``cls.name``."""
     _BACKENDS[cls.name] = cls
+    _CACHE.clear()
     return cls
 
 
@@ -90,6 +92,8 @@ def _auto(maxdim: int | None) -> str:
 def get_backend(spec: str | Backend = "auto", *, maxdim: int | None = None) -> Backend:
     """The backend object for a spec string such as ``"giotto"`` or ``"giotto:n_threads=2"``.
 
+    Objects are built once per spec and reused (they hold no per-call state).
+
     Args:
         spec: a spec string, ``"auto"``, or a :class:`Backend` instance (returned as is).
         maxdim: lets ``"auto"`` choose the fastest backend for this homology range.
@@ -108,6 +112,17 @@ def get_backend(spec: str | Backend = "auto", *, maxdim: int | None = None) -> B
         return spec
     if not isinstance(spec, str):
         raise TypeError(f"backend must be a spec string such as 'giotto' or a Backend; got {type(spec).__name__}")
+    key = (spec, maxdim)
+    engine = _CACHE.get(key)
+    if engine is None:
+        engine = _CACHE[key] = _build(spec, maxdim)
+    return engine
+
+
+_CACHE: dict[tuple[str, int | None], Backend] = {}
+
+
+def _build(spec: str, maxdim: int | None) -> Backend:
     name, options = parse_spec(spec)
     if name == "auto":
         name = _auto(maxdim)

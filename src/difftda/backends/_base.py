@@ -9,7 +9,7 @@ from typing import ClassVar, NamedTuple
 import numpy as np
 import torch
 
-__all__ = ["Backend", "DimPairing", "Pairing", "BackendUnavailableError", "trivial_pairing"]
+__all__ = ["Backend", "BatchPairing", "DimPairing", "Pairing", "BackendUnavailableError", "trivial_pairing"]
 
 
 class BackendUnavailableError(ImportError):
@@ -42,6 +42,35 @@ def trivial_pairing(n: int, maxdim: int) -> Pairing:
     return (h0,) + tuple(DimPairing.empty() for _ in range(maxdim))
 
 
+class BatchPairing(NamedTuple):
+    """The critical edges of a whole batch, concatenated (what the gather layer consumes).
+
+    Row ``r`` of ``finite`` belongs to homology dimension ``finite_group[r] // B`` of cloud
+    ``finite_group[r] % B`` (dimension-major groups, so one dimension of the batch is contiguous
+    once sorted by group). Indices are local to their cloud.
+    """
+
+    finite: np.ndarray  # (K, 4) int64
+    finite_group: np.ndarray  # (K,) int64
+    essential: np.ndarray  # (M, 2) int64
+    essential_group: np.ndarray  # (M,) int64
+
+    @classmethod
+    def concat(cls, pairings: list[Pairing], maxdim: int) -> BatchPairing:
+        """Concatenate per-cloud pairings (checking that each has ``maxdim + 1`` dimensions)."""
+        B = len(pairings)
+        for p in pairings:
+            if len(p) != maxdim + 1:
+                raise RuntimeError(f"backend returned {len(p)} dimensions, expected maxdim + 1 = {maxdim + 1}")
+        fin = [np.asarray(p[k].finite, np.int64).reshape(-1, 4) for k in range(maxdim + 1) for p in pairings]
+        ess = [np.asarray(p[k].essential, np.int64).reshape(-1, 2) for k in range(maxdim + 1) for p in pairings]
+        groups = np.arange((maxdim + 1) * B)
+        return cls(
+            np.concatenate(fin), np.repeat(groups, [len(f) for f in fin]),
+            np.concatenate(ess), np.repeat(groups, [len(e) for e in ess]),
+        )
+
+
 class Backend(ABC):
     """A persistence engine that pairs simplices of the Vietoris-Rips filtration of a distance matrix.
 
@@ -57,9 +86,12 @@ class Backend(ABC):
     exact_indices: ClassVar[bool] = True
     #: The largest ``maxdim`` the backend supports (None: any).
     max_maxdim: ClassVar[int | None] = None
-    #: True when :meth:`pairing_batch` works on the matrix's own device. Such a backend receives the
-    #: detached matrix where it lives and must itself drop zero-length bars (no host copy is made).
+    #: True when :meth:`pairing_batch` works on the matrix's own device: it receives the detached
+    #: matrix where it lives (no host copy is made), and must be ``canonical``.
     on_device: ClassVar[bool] = False
+    #: True when :meth:`pairing_batch` already drops zero-length bars, so the shared layer need not
+    #: read values on the host (rows then keep the backend's order).
+    canonical: ClassVar[bool] = False
 
     @abstractmethod
     def pairing(self, dist: np.ndarray, *, maxdim: int, thresh: float, coeff: int) -> Pairing:
@@ -71,18 +103,19 @@ class Backend(ABC):
 
     def pairing_batch(
         self, dist: torch.Tensor, sizes: list[int], *, maxdim: int, thresh: float, coeff: int
-    ) -> list[Pairing]:
+    ) -> BatchPairing:
         """Pair a padded batch: ``dist`` is a detached ``(B, N, N)`` tensor, cloud ``b`` its top-left
-        ``sizes[b]`` square (every ``sizes[b] >= 2``). It arrives as a float64 CPU tensor unless the
-        backend sets ``on_device``. The default pairs cloud by cloud; a backend overrides this to
-        pair the whole batch at once.
+        ``sizes[b]`` square (``sizes[b] >= 1``). It arrives as a float64 CPU tensor unless the
+        backend sets ``on_device``. The default pairs cloud by cloud with :meth:`pairing`; a backend
+        overrides this to pair the whole batch at once.
         """
         host = dist.to("cpu", torch.float64).numpy()
-        return [
+        pairings = [
             self.pairing(np.ascontiguousarray(host[b, :n, :n]), maxdim=maxdim, thresh=thresh, coeff=coeff)
             if n > 1 else trivial_pairing(n, maxdim)
             for b, n in enumerate(sizes)
         ]
+        return BatchPairing.concat(pairings, maxdim)
 
     def options(self) -> dict[str, object]:
         """The keyword options of this instance, in signature order."""

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from . import register_backend
-from ._base import Backend, DimPairing, Pairing
+from ._base import Backend, BatchPairing, DimPairing, Pairing
 
 
 @register_backend
@@ -24,20 +24,19 @@ class TorchBackend(Backend):
     extra = None
     max_maxdim = 0
     on_device = True
+    canonical = True
 
     def __init__(self) -> None:
         pass
 
     def pairing(self, dist: np.ndarray, *, maxdim: int, thresh: float, coeff: int) -> Pairing:
-        return self._check_and_pair(torch.from_numpy(np.ascontiguousarray(dist))[None], [dist.shape[0]],
-                                    maxdim, thresh)[0]
+        bp = self.pairing_batch(torch.from_numpy(np.ascontiguousarray(dist))[None], [dist.shape[0]],
+                                maxdim=maxdim, thresh=thresh, coeff=coeff)
+        return (DimPairing(bp.finite, bp.essential),)
 
     def pairing_batch(
         self, dist: torch.Tensor, sizes: list[int], *, maxdim: int, thresh: float, coeff: int
-    ) -> list[Pairing]:
-        return self._check_and_pair(dist, sizes, maxdim, thresh)
-
-    def _check_and_pair(self, dist: torch.Tensor, sizes: list[int], maxdim: int, thresh: float) -> list[Pairing]:
+    ) -> BatchPairing:
         if maxdim != 0:
             raise ValueError(
                 f"backend 'torch' computes H0 only (maxdim=0); got maxdim={maxdim}. "
@@ -56,23 +55,28 @@ class TorchBackend(Backend):
                 added, parent, weight = _prim_numpy(d, np.asarray(sizes))
         else:
             d = dist if thresh == np.inf else torch.where(dist <= thresh, dist, big)
-            added, parent, weight = (t.cpu().numpy() for t in _prim_torch(d, sizes))  # one copy back
-        weight = np.where(weight >= big, np.inf, weight)
-        return [_to_pairing(added[b], parent[b], weight[b], n) for b, n in enumerate(sizes)]
+            added, parent, weight = (t.cpu().numpy() for t in _prim_torch(d, sizes))
+        return _to_batch_pairing(added, parent, weight >= big, weight > 0, np.asarray(sizes))
 
 
-def _to_pairing(added: np.ndarray, parent: np.ndarray, weight: np.ndarray, n: int) -> Pairing:
-    """Prim's record (vertex added at each step, its tree neighbour, the edge weight) -> H0 edges.
+def _to_batch_pairing(
+    added: np.ndarray, parent: np.ndarray, new_tree: np.ndarray, positive: np.ndarray, sizes: np.ndarray
+) -> BatchPairing:
+    """Prim's record for a batch -> H0 critical edges, vectorized over every cloud.
 
-    An infinite weight marks a vertex that started a new tree (no edge within ``thresh``).
+    ``added[b, s]`` is the vertex joined at step ``s`` through the edge to ``parent[b, s]``;
+    ``new_tree`` marks steps that found no edge within ``thresh`` (the vertex starts a new tree, an
+    essential bar); a step whose edge has length 0 joins duplicates (a zero-length bar, dropped).
     """
-    added, parent, weight = added[: n - 1], parent[: n - 1], weight[: n - 1]
-    tree = np.isfinite(weight) & (weight > 0)  # a 0 edge joins duplicates: a zero-length bar, dropped
-    roots = np.concatenate([[0], added[~np.isfinite(weight)]]).astype(np.int64)
-    v, p = added[tree], parent[tree]
-    lo, hi = np.minimum(v, p), np.maximum(v, p)
-    finite = np.stack([v, v, lo, hi], axis=1).astype(np.int64)
-    return (DimPairing(finite, np.stack([roots, roots], axis=1)),)
+    B = len(sizes)
+    valid = np.arange(added.shape[1])[None, :] < (sizes - 1)[:, None]
+    b, s = np.nonzero(valid & ~new_tree & positive)
+    v, p = added[b, s], parent[b, s]
+    finite = np.stack([v, v, np.minimum(v, p), np.maximum(v, p)], axis=1).astype(np.int64)
+    rb, rs = np.nonzero(valid & new_tree)
+    roots = np.concatenate([np.zeros(B, np.int64), added[rb, rs]])
+    root_cloud = np.concatenate([np.arange(B), rb])
+    return BatchPairing(finite, b.astype(np.int64), np.stack([roots, roots], axis=1), root_cloud.astype(np.int64))
 
 
 def _prim_numpy_one(d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -101,7 +105,7 @@ def _prim_numpy_one(d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def _prim_numpy(d: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Prim on a padded batch ``(B, N, N)``: every step advances all clouds together."""
     B, N, _ = d.shape
-    rows = np.arange(B)
+    base = np.arange(B) * N
     done = np.arange(N)[None, :] >= sizes[:, None]  # padding is never picked
     done[:, 0] = True
     key = np.where(done, np.inf, d[:, 0, :])
@@ -109,16 +113,20 @@ def _prim_numpy(d: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarra
     added = np.zeros((B, max(N - 1, 0)), np.int64)
     via = np.zeros_like(added)
     weight = np.full((B, max(N - 1, 0)), np.inf)
+    key_f, done_f, parent_f, rows = key.ravel(), done.ravel(), parent.ravel(), d.reshape(B * N, N)
+    v_col = np.empty((B, 1), np.int64)
     for s in range(N - 1):
         v = key.argmin(axis=1)
-        added[:, s], via[:, s], weight[:, s] = v, parent[rows, v], key[rows, v]
-        done[rows, v] = True
-        row = d[rows, v]
+        flat = base + v  # flat indices: cheaper than 2-D fancy indexing
+        added[:, s], via[:, s], weight[:, s] = v, parent_f[flat], key_f[flat]
+        done_f[flat] = True
+        row = rows[flat]
         better = row < key
         better &= ~done
         np.copyto(key, row, where=better)
-        np.copyto(parent, v[:, None], where=better)
-        key[rows, v] = np.inf
+        v_col[:, 0] = v
+        np.copyto(parent, v_col, where=better)
+        key_f[flat] = np.inf
     return added, via, weight
 
 
