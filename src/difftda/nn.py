@@ -240,7 +240,12 @@ class WassersteinDistance(_TargetModule):
     """
 
     def __init__(
-        self, order: float = 1.0, internal_p: float = math.inf, *, keep_essential_parts: bool = True, target: object = None
+        self,
+        order: float = 1.0,
+        internal_p: float = math.inf,
+        *,
+        keep_essential_parts: bool = True,
+        target: object = None,
     ) -> None:
         super().__init__()
         self.order, self.internal_p, self.keep_essential_parts = float(order), float(internal_p), keep_essential_parts
@@ -366,14 +371,21 @@ class DensityLoss(_TargetModule):
     """
 
     def __init__(
-        self, sigma: float = 0.2, scale: float = 0.002, maxrange: float = 35.0, npoints: int = 30, *, target: object = None
+        self,
+        sigma: float = 0.2,
+        scale: float = 0.002,
+        maxrange: float = 35.0,
+        npoints: int = 30,
+        *,
+        target: object = None,
     ) -> None:
         super().__init__()
         self.sigma, self.scale, self.maxrange, self.npoints = float(sigma), float(scale), float(maxrange), npoints
         self._set_targets(_one(target))
 
     def forward(self, dgm: Diagram | torch.Tensor, target: object = None) -> torch.Tensor:
-        return losses.density_loss(dgm, self._targets(target, True), self.sigma, self.scale, self.maxrange, self.npoints)
+        target = self._targets(target, True)
+        return losses.density_loss(dgm, target, self.sigma, self.scale, self.maxrange, self.npoints)
 
     def extra_repr(self) -> str:
         return f"sigma={self.sigma}, scale={self.scale}, maxrange={self.maxrange}, npoints={self.npoints}"
@@ -487,4 +499,7 @@ class SignatureLoss(nn.Module):
         )
 
     def extra_repr(self) -> str:
-        return f"p={self.p}, squared={self.squared}, normalize={self.normalize}, homology_dimensions={self.homology_dimensions}"
+        return (
+            f"p={self.p}, squared={self.squared}, normalize={self.normalize}, "
+            f"homology_dimensions={self.homology_dimensions}"
+        )

@@ -294,7 +294,8 @@ def sliced_wasserstein_distance(
     keep_essential_parts: bool = True,
 ) -> torch.Tensor:
     r"""Sliced Wasserstein distance of Carrière, Cuturi and Oudot (ICML 2017):
-    :math:`SW(a, b) = \frac{1}{\pi}\int_{-\pi/2}^{\pi/2} W_1\big(\theta_\# (a \cup \pi(b)),\ \theta_\# (b \cup \pi(a))\big)\, d\theta`,
+    :math:`SW(a, b) = \frac{1}{\pi}\int_{-\pi/2}^{\pi/2}
+    W_1\big(\theta_\# (a \cup \pi(b)),\ \theta_\# (b \cup \pi(a))\big)\, d\theta`,
     where :math:`\pi` projects on the diagonal and :math:`\theta_\#` projects on the line of angle θ.
 
     The integral is the mean over ``n_directions`` angles: drawn uniformly at random (from a private

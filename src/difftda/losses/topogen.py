@@ -98,7 +98,8 @@ def _thresholded_entropy(pairs: torch.Tensor, delta: float) -> torch.Tensor:
 def persistent_entropy_loss(dgm: Diagram | torch.Tensor, target: object, delta: float = 0.001) -> torch.Tensor:
     r"""Topo-GEN's entropy regularizer (``loss_persentropy0/1``): :math:`(E_\delta(D) - E_\delta(D^*))^2`.
 
-    :math:`E_\delta(D) = -\sum_{\ell_i > \delta} (\ell_i / L) \ln(\ell_i / L)`, :math:`L = \sum_{\ell_i > \delta} \ell_i`,
+    :math:`E_\delta(D) = -\sum_{\ell_i > \delta} (\ell_i / L) \ln(\ell_i / L)`,
+    :math:`L = \sum_{\ell_i > \delta} \ell_i`,
     over the finite bars (natural log, as Topo-GEN). The test :math:`\ell_i > \delta` is made anew at each
     call and has no gradient. An empty diagram (or :math:`L = 0`) has entropy 0.
 
@@ -261,7 +262,9 @@ def _diagrams_of(x: object, maxdim: int, backend: object, name: str, grad: bool)
 
     if isinstance(x, torch.Tensor):
         if x.dim() < 2:
-            raise ValueError(f"{name} must be a point cloud (n, ...) with one point per row; got shape {tuple(x.shape)}")
+            raise ValueError(
+                f"{name} must be a point cloud (n, ...) with one point per row; got shape {tuple(x.shape)}"
+            )
         cloud = x.reshape(x.shape[0], -1)  # Topo-GEN flattens each sample (images) to one point
         if not grad:
             with torch.no_grad():
