@@ -23,16 +23,18 @@ def test_offset_float32_exact_diagonal_and_symmetry():
     assert torch.equal(d, d.T)
 
 
-def test_batched_equals_single():
-    x = torch.randn(3, 20, 2)
+@pytest.mark.parametrize("dim", [2, 12])
+def test_batched_equals_single(dim):
+    x = torch.randn(3, 20, dim)
     d = difftda.pairwise_distances(x)
     for b in range(3):
         assert torch.equal(d[b], difftda.pairwise_distances(x[b]))
 
 
+@pytest.mark.parametrize("dim", [2, 10])
 @pytest.mark.parametrize("metric", ["euclidean", "manhattan", "chebyshev"])
-def test_finite_gradient_at_duplicates(metric):
-    x = torch.randn(10, 2, dtype=torch.float64)
+def test_finite_gradient_at_duplicates(metric, dim):
+    x = torch.randn(10, dim, dtype=torch.float64)
     x[3] = x[7]
     x.requires_grad_(True)
     difftda.pairwise_distances(x, metric).sum().backward()

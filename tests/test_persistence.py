@@ -42,9 +42,10 @@ def test_to_numpy_feeds_persim_and_gudhi(backend):
     assert gudhi.bottleneck_distance(dgm, dgm, e=0) < 1e-12
 
 
+@pytest.mark.parametrize("dim", [3, 12])
 @pytest.mark.parametrize("metric", ["euclidean", "precomputed"])
-def test_batch_equals_per_cloud(backend, metric):
-    x = torch.randn(4, 25, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+def test_batch_equals_per_cloud(backend, metric, dim):
+    x = torch.randn(4, 25, dim, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
     if metric == "precomputed":
         x = difftda.pairwise_distances(x)
     out = difftda.persistence(x, maxdim=1, backend=backend, metric=metric)
@@ -53,10 +54,11 @@ def test_batch_equals_per_cloud(backend, metric):
         _same(out[b], difftda.persistence(x[b], maxdim=1, backend=backend, metric=metric))
 
 
+@pytest.mark.parametrize("dim", [2, 9])
 @pytest.mark.parametrize("metric", ["euclidean", "precomputed"])
-def test_ragged_list_equals_per_cloud(backend, metric):
+def test_ragged_list_equals_per_cloud(backend, metric, dim):
     g = torch.Generator().manual_seed(2)
-    clouds = [torch.randn(n, 2, dtype=torch.float64, generator=g) for n in (1, 17, 30, 2, 9)]
+    clouds = [torch.randn(n, dim, dtype=torch.float64, generator=g) for n in (1, 17, 30, 2, 9)]
     if metric == "precomputed":
         clouds = [difftda.pairwise_distances(c) for c in clouds]
     clouds = [c.requires_grad_(True) for c in clouds]

@@ -47,8 +47,22 @@ def pairwise_distances(x: torch.Tensor, metric: str = "euclidean") -> torch.Tens
 
 def distances(x: torch.Tensor, metric: str) -> torch.Tensor:
     """:func:`pairwise_distances` without the argument checks (for callers that made them)."""
+    p = _P[metric]
+    if x.device.type == "cpu" and x.shape[-1] >= _PDIST_MIN_DIM:
+        # torch.pdist's CPU kernel is 5-10x faster than cdist's difference path from about 8
+        # coordinates on; it computes each pair on its own, so a cloud's values do not depend on
+        # the other clouds of a batch or on padding.
+        clouds = x.unsqueeze(0) if x.dim() == 2 else x
+        B, n, _ = clouds.shape
+        i, j = torch.triu_indices(n, n, 1)
+        cond = torch.stack([torch.pdist(c, p) for c in clouds]) if B else clouds.new_zeros(0, len(i))
+        flat = clouds.new_zeros(B, n * n)
+        flat = flat.index_put((torch.arange(B)[:, None], i * n + j), cond)
+        flat = flat.index_put((torch.arange(B)[:, None], j * n + i), cond)
+        d = flat.view(B, n, n)
+        return d[0] if x.dim() == 2 else d
     # The difference-based path computes |x_i - x_j| entry by entry: no cancellation, 0 on the diagonal.
-    d = torch.cdist(x, x, p=_P[metric], compute_mode="donot_use_mm_for_euclid_dist")
+    d = torch.cdist(x, x, p=p, compute_mode="donot_use_mm_for_euclid_dist")
     if x.device.type == "cpu":
         # The CPU kernel evaluates (i, j) and (j, i) with the same operations in the same order, so the
         # result is already exactly symmetric with a zero diagonal (tests/test_distances.py checks it).
@@ -56,6 +70,9 @@ def distances(x: torch.Tensor, metric: str) -> torch.Tensor:
     # Elsewhere mirror the strict upper triangle: exactness whatever the kernel does.
     upper = torch.triu(d, diagonal=1)
     return upper + upper.transpose(-1, -2)
+
+
+_PDIST_MIN_DIM = 8
 
 
 def edge_lengths(x: torch.Tensor, i: torch.Tensor, j: torch.Tensor, metric: str = "euclidean") -> torch.Tensor:
