@@ -645,6 +645,7 @@ def run_benchmark(workloads: list[str], sizes: str = "full", tools: list[str] | 
     notes: list[str] = []
     cells: list[Cell] = []
     t_start = time.time()
+    load_start = os.getloadavg() if hasattr(os, "getloadavg") else None
     with tempfile.TemporaryDirectory(prefix="difftda-bench-") as tmp:
         for wk in workloads:
             w = WORKLOADS[wk]
@@ -683,7 +684,8 @@ def run_benchmark(workloads: list[str], sizes: str = "full", tools: list[str] | 
     return {
         "date": time.strftime("%Y-%m-%d %H:%M", time.localtime(t_start)),
         "wall_s": round(time.time() - t_start, 1),
-        "machine": _machine(),
+        "machine": _machine() | {"loadavg_start": load_start,
+                                 "loadavg_end": os.getloadavg() if hasattr(os, "getloadavg") else None},
         "versions": _versions(),
         "settings": {"workloads": workloads, "sizes": sizes, "threads": threads, "time_limit_s": time_limit,
                      "reps": reps or "baseline rule", "tools": [t.key for t in parsed]},
@@ -723,6 +725,10 @@ def format_report(res: dict[str, Any]) -> str:
     lines: list[str] = []
     m, v = res["machine"], res["versions"]
     lines.append(f"difftda benchmark, {res['date']}, {m['cores']} cores ({m['cpu']}), wall {res['wall_s']} s")
+    if m.get("loadavg_start"):
+        la0, la1 = m["loadavg_start"], m["loadavg_end"] or m["loadavg_start"]
+        lines.append(f"load average (1 min) at the start {la0[0]:.2f}, at the end {la1[0]:.2f}: other work on the"
+                     " machine makes the times noisy")
     lines.append("versions: " + ", ".join(f"{k} {val}" for k, val in v.items()))
     s = res["settings"]
     lines.append(f"sizes={s['sizes']}, threads={s['threads']}, time limit {s['time_limit_s']} s, reps: {s['reps']}")

@@ -1,0 +1,153 @@
+"""The benchmark (``difftda bench``): data, the independent reference, the checks, a smoke run.
+
+The reference of the benchmark's correctness checks is tested against tools that share no code with
+it or with difftda: scipy's minimum spanning tree and ripser.py, and central finite differences.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from difftda import bench
+from difftda.bench import WORKLOADS, compare, make_data, parse_tool, reference_for
+
+gph = pytest.importorskip("gph")
+
+
+def test_data_is_deterministic_float32_with_the_baseline_shapes():
+    for key, w in WORKLOADS.items():
+        for sizes in w.sizes.values():
+            for shape in sizes:
+                x = make_data(key, shape)
+                assert x.dtype == np.float32 and x.shape == shape
+                np.testing.assert_array_equal(x, make_data(key, shape))
+    assert WORKLOADS["W1"].sizes["full"] == ((50, 2), (200, 2), (1000, 2))
+    assert WORKLOADS["W2"].sizes["full"] == ((50, 2), (200, 2), (500, 2))
+    assert WORKLOADS["W3"].sizes["full"] == ((32, 64, 16),)
+    assert WORKLOADS["W4"].sizes["full"] == ((256, 128),)
+    x = make_data("W2", (500, 2)).astype(np.float64)
+    r = np.linalg.norm(x[:400], axis=1)
+    assert abs(np.median(r) - 1.0) < 0.05 and np.mean(np.abs(r - 1) < 0.3) > 0.95  # noisy unit circle
+    assert np.abs(x[400:]).max() <= 1.5 and np.std(x[400:]) > 0.6  # uniform in the box
+
+
+def _mst_loss(x: np.ndarray) -> float:
+    from scipy.sparse.csgraph import minimum_spanning_tree
+    from scipy.spatial.distance import cdist
+
+    w = minimum_spanning_tree(cdist(x, x)).data
+    return float(np.abs(w - 2.0).sum())
+
+
+def _h1_total_persistence(x: np.ndarray) -> float:
+    """H1 total persistence by gudhi, in float64 (ripser.py rounds to float32: too coarse here)."""
+    gudhi = pytest.importorskip("gudhi")
+    st = gudhi.RipsComplex(points=x).create_simplex_tree(max_dimension=2)
+    st.compute_persistence(homology_coeff_field=2)
+    d = st.persistence_intervals_in_dimension(1)
+    return float((d[:, 1] - d[:, 0]).sum())
+
+
+def _central_differences(f, x: np.ndarray, h: float) -> np.ndarray:
+    g = np.zeros_like(x)
+    for idx in np.ndindex(x.shape):
+        e = np.zeros_like(x)
+        e[idx] = h
+        g[idx] = (f(x + e) - f(x - e)) / (2 * h)
+    return g
+
+
+def test_reference_h0_matches_scipy_mst_and_finite_differences():
+    from scipy.sparse.csgraph import minimum_spanning_tree
+    from scipy.spatial.distance import cdist
+
+    x = make_data("W1", (30, 2))
+    dgms, grad = reference_for(WORKLOADS["W1"], x)
+    x64 = x.astype(np.float64)
+    mst = np.sort(minimum_spanning_tree(cdist(x64, x64)).data)
+    np.testing.assert_allclose(np.sort(dgms[0][0][:, 1]), mst, rtol=1e-6)
+    assert np.all(dgms[0][0][:, 0] == 0)
+    np.testing.assert_allclose(grad, _central_differences(_mst_loss, x64, 1e-5), atol=1e-6)
+
+
+def test_reference_h1_matches_ripser_and_finite_differences():
+    ripser = pytest.importorskip("ripser")
+    x = make_data("W2", (40, 2))
+    dgms, grad = reference_for(WORKLOADS["W2"], x)
+    x64 = x.astype(np.float64)
+    want = ripser.ripser(x64, maxdim=1)["dgms"][1]
+    got = dgms[0][1]
+    assert len(got) == len(want) > 0
+    key = lambda a: a[np.lexsort((a[:, 1], a[:, 0]))]  # noqa: E731
+    np.testing.assert_allclose(key(got), key(want), rtol=1e-6)
+    np.testing.assert_allclose(grad, _central_differences(_h1_total_persistence, x64, 1e-5), atol=1e-6)
+
+
+def test_compare_flags_wrong_diagrams_and_gradients():
+    w = WORKLOADS["W4"]
+    x = make_data("W4", (40, 8))
+    ref = reference_for(w, x)
+    good = {f"c0_h{k}": ref[0][0][k].copy() for k in range(2)} | {"grad": ref[1].copy()}
+    ok = compare(ref, good, 1, True)
+    assert ok["diagram_ok"] and ok["grad_ok"] and ok["diagram_dev"] == 0 and ok["grad_dev"] == 0
+
+    shifted = dict(good, c0_h1=good["c0_h1"] + np.array([0.0, 1e-3]))
+    assert not compare(ref, shifted, 1, True)["diagram_ok"]
+    dropped = dict(good, c0_h0=good["c0_h0"][1:])
+    res = compare(ref, dropped, 1, True)
+    assert not res["diagram_ok"] and res["diagram_mismatch"]
+    births = dict(good, c0_h0=good["c0_h0"] + np.array([1e-3, 1e-3]))  # non-zero H0 births (sqrt(eps) bias)
+    assert not compare(ref, births, 1, True)["diagram_ok"]
+    wrong_grad = dict(good, grad=good["grad"] * 1.01)
+    assert not compare(ref, wrong_grad, 1, True)["grad_ok"]
+
+
+def test_tool_keys():
+    assert parse_tool("gph2").threads == 2 and parse_tool("gph2").raw
+    assert parse_tool("tt2").base == "tt1"
+    t = parse_tool("difftda:giotto:n_threads=2")
+    assert (t.kind, t.spec, t.threads) == ("difftda", "giotto:n_threads=2", 2)
+    assert parse_tool("difftda:torch@2").threads == 2 and parse_tool("difftda:torch@2").spec == "torch"
+    for bad in ("gph0", "difftda:", "difftda:giotto@x", "tda"):
+        with pytest.raises(ValueError, match="tool"):
+            parse_tool(bad)
+    with pytest.raises(ValueError, match="workload"):
+        bench.run_benchmark(["W9"], "smoke", ["gph1"])
+    keys = bench.expand_tools("gph,peers", [2])
+    assert keys == ["gph1", "gph2", "tt1", "tt2", "oin1", "oin2"]
+
+
+def test_smoke_run_times_checks_and_measures_memory():
+    res = bench.run_benchmark(["W1"], "smoke", ["gph1", "difftda:auto"], reps=2, log=lambda s: None)
+    cells = {c["tool"]: c for c in res["cells"]}
+    assert set(cells) == {"gph1", "difftda:auto"}
+    for c in cells.values():
+        assert c["status"] == "ok", c
+        assert len(c["times_ms"]) == 2 and all(t > 0 for t in c["times_ms"])
+        assert c["check"]["diagram_ok"], c["check"]
+        assert c["rss_mb"] >= c["rss_base_mb"] > 0
+    assert cells["difftda:auto"]["check"]["grad_ok"], cells["difftda:auto"]["check"]
+    # The raw worker never imports torch and does not inherit this process's peak RSS.
+    assert cells["gph1"]["rss_mb"] < cells["difftda:auto"]["rss_base_mb"]
+    text = bench.format_report(res)
+    assert "| gph1 | " in text and "**1.00x**" in text and "difftda:auto" in text
+    assert "torch-topological" in text  # the versions line names the peers, installed or not
+    json.dumps(res)
+
+
+def test_cli_kills_a_call_past_the_time_limit(tmp_path, capsys):
+    from difftda.cli import main
+
+    out = tmp_path / "b.json"
+    # W1 n=1000 takes tens of ms for giotto-ph: it cannot return within 5 ms.
+    assert main(["bench", "--workloads", "W1", "--sizes", "full", "--tools", "gph1", "--threads", "1",
+                 "--time-limit", "0.005", "--reps", "1", "--no-check", "--json", str(out)]) == 0
+    res = json.loads(out.read_text())
+    status = [c["status"] for c in res["cells"]]
+    assert len(status) == 3 and status[-1] != "ok" and "timeout" in status
+    first = status.index("timeout")
+    assert all(s == "skipped" for s in status[first + 1:])
+    assert "killed" in capsys.readouterr().out
