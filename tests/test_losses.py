@@ -111,11 +111,12 @@ BOTTLENECK_CASES = [
     ("essential-count-differs", np.array([[0.0, 1.0], [0.0, INF]]), np.array([[0.0, 2.0]])),
     ("essential-vs-empty", np.array([[0.0, INF]]), np.zeros((0, 2))),
     ("two-essential-each", np.array([[3.0, INF], [0.0, 1.0], [0.0, INF]]), np.array([[0.1, INF], [2.0, INF]])),
+    ("zero-length-bars", np.array([[1.0, 1.0], [0.0, 2.0], [0.2, 0.7]]), np.array([[0.5, 0.5], [0.1, 0.9]])),
 ]
 
 
 @pytest.mark.parametrize("name,a,b", BOTTLENECK_CASES, ids=[c[0] for c in BOTTLENECK_CASES])
-def test_bottleneck_equals_gudhi_on_corner_cases(name, a, b):
+def test_bottleneck_equals_gudhi_on_corner_cases(name, a, b, search):
     got = L.bottleneck_distance(t(a), t(b))
     assert got.dim() == 0 and got.dtype == torch.float64
     assert same(got.item(), gudhi.bottleneck_distance(a, b, e=0))
@@ -123,7 +124,16 @@ def test_bottleneck_equals_gudhi_on_corner_cases(name, a, b):
     assert same(L.bottleneck_distance(t(b), t(a)).item(), got.item())
 
 
-def test_bottleneck_equals_gudhi_on_random_diagrams():
+@pytest.fixture(params=["hera-hint", "scipy-search"])
+def search(request, monkeypatch):
+    """The bottleneck threshold from hera's value (certified) or from the pure scipy binary search."""
+    from difftda.losses import diagram_distances
+
+    monkeypatch.setattr(diagram_distances, "HERA_HINT_MIN_SIZE", 0 if request.param == "hera-hint" else INF)
+    return request.param
+
+
+def test_bottleneck_equals_gudhi_on_random_diagrams(search):
     """Bit-for-bit equal to hera's exact bottleneck, and to gudhi's own exact algorithm except where
     gudhi 3.13's two exact algorithms disagree (a gudhi bug fixed after 3.13, gudhi-devel PR #1367)."""
     rng = np.random.default_rng(0)
@@ -144,7 +154,7 @@ def test_bottleneck_equals_gudhi_on_random_diagrams():
     assert compared >= 240
 
 
-def test_bottleneck_against_brute_force_including_gudhi_counterexample():
+def test_bottleneck_against_brute_force_including_gudhi_counterexample(search):
     # A case where gudhi 3.13's bottleneck_distance(e=0) returns 0.69668406 instead of 0.67217788.
     a = np.array([[0.7894252, 1.18853648], [0.20041085, 1.14486158], [0.01588973, 0.70039264],
                   [0.63781901, 2.5182536], [0.32190688, 1.45368183], [0.22795461, 2.0282069]])
@@ -447,7 +457,7 @@ def test_push_loss_is_minus_half_the_total_persistence():
     assert L.push_loss(t([[0.0, 1.0], [0.0, 2.0], [0.0, INF]])).item() == pytest.approx(-1.5)
 
 
-def test_bottleneck_loss_sum_and_max_against_brute_force():
+def test_bottleneck_loss_sum_and_max_against_brute_force(search):
     rng = np.random.default_rng(23)
     for _ in range(20):
         n, m = rng.integers(0, 5, size=2)

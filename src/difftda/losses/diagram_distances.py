@@ -1,8 +1,8 @@
 """Distances between persistence diagrams, differentiable in both arguments.
 
 How the exact ones work: the optimal matching is found on a detached float64 copy by scipy
-(``linear_sum_assignment`` on the standard augmented cost matrix, and for the bottleneck a search over
-the candidate values with ``maximum_bipartite_matching`` to decide feasibility), then the cost of that
+(``linear_sum_assignment`` on the standard augmented cost matrix; for the bottleneck, a binary search
+over the candidate values in which each feasibility test is also an assignment problem), then the cost of that
 matching is rebuilt in torch from the matched rows. Autograd therefore differentiates the distance
 with the matching held fixed, which is its derivative wherever the optimal matching is unique.
 
@@ -23,8 +23,6 @@ import math
 import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import maximum_bipartite_matching
 from scipy.spatial.distance import cdist
 
 from ..diagrams import Diagram
@@ -109,26 +107,68 @@ def _wasserstein_matching(A: np.ndarray, B: np.ndarray, order: float, internal_p
     return _split(rows, cols, n, m)
 
 
-def _perfect(mask: np.ndarray) -> bool:
-    match = maximum_bipartite_matching(csr_matrix(mask), perm_type="column")
-    return bool((match >= 0).all())
+def _hera_hint(A: np.ndarray, B: np.ndarray) -> float | None:
+    """hera's exact bottleneck value when gudhi is installed (used as a hint, then certified), else None."""
+    try:
+        from gudhi.hera import bottleneck_distance as hera_bottleneck
+    except ImportError:
+        return None
+    # hera does not support points on the diagonal (gudhi #477); they cost nothing anyway.
+    A, B = A[A[:, 1] != A[:, 0]], B[B[:, 1] != B[:, 0]]
+    try:
+        return float(hera_bottleneck(A, B, delta=0))
+    except Exception:  # noqa: BLE001 -- the hint is optional; the search below does not need it
+        return None
+
+
+#: Use hera's value as a hint from this many rows of the augmented matrix on (below it, hera's own
+#: run costs more than the search it saves: measured 7.7 ms against 7.7 ms for the whole search on
+#: 127 + 127 H0 bars, 0.17 s against 0.5 s for 500 + 400). The tests set it to 0 and to inf.
+HERA_HINT_MIN_SIZE = 400.0
 
 
 def _bottleneck_matching(A: np.ndarray, B: np.ndarray) -> tuple[np.ndarray, ...]:
-    """A matching of smallest largest cost (L-inf ground metric) and, among those, of smallest total cost."""
+    """A matching of smallest largest cost (L-inf ground metric) and, among those, of smallest total cost.
+
+    The answer t is one of the entries of the augmented matrix. A perfect matching inside
+    ``{cost <= t}`` exists iff the assignment problem on the 0/1 matrix ``cost > t`` has optimum 0, so
+    scipy's ``linear_sum_assignment`` decides each threshold. When gudhi is installed, hera's exact
+    value gives the candidate at once and two such tests certify it (feasible at t, infeasible at the
+    next smaller entry); otherwise, or if the certificate fails, a binary search over the candidates
+    finds t. A last assignment problem picks, among the matchings under t, the one of least total cost.
+    """
     n, m = len(A), len(B)
     full = _augmented(A, B, math.inf, 1.0)
-    values = np.unique(full)  # the bottleneck distance is one of these
-    # Every row and every column has to use one of its entries: a lower bound that skips most of the search.
-    lower = max(full.min(axis=1).max(), full.min(axis=0).max())
-    lo, hi = int(np.searchsorted(values, lower)), len(values) - 1
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if _perfect(full <= values[mid]):
-            hi = mid
-        else:
-            lo = mid + 1
-    t = values[lo]
+
+    def perfect(t: float) -> bool:
+        over = (full > t).astype(np.float64)
+        r, c = linear_sum_assignment(over)
+        return not over[r, c].any()
+
+    t = None
+    hint = _hera_hint(A, B) if n + m >= HERA_HINT_MIN_SIZE else None
+    if hint is not None and math.isfinite(hint):
+        above = full[full >= hint]
+        if above.size:
+            cand = above.min()
+            below = full[full < cand]
+            if perfect(cand) and (below.size == 0 or not perfect(below.max())):
+                t = cand
+    if t is None:
+        # Bounds: every row and every column must use one of its entries (lower); the least-total-cost
+        # matching is perfect (upper). Binary search over the distinct entries in between.
+        lower = max(full.min(axis=1).max(), full.min(axis=0).max())
+        rows, cols = linear_sum_assignment(full)
+        upper = full[rows, cols].max()
+        values = np.unique(full[(full >= lower) & (full <= upper)])
+        lo, hi = 0, len(values) - 1  # values[hi] == upper is feasible
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if perfect(values[mid]):
+                hi = mid
+            else:
+                lo = mid + 1
+        t = values[lo]
     rows, cols = linear_sum_assignment(np.where(full <= t, full, np.inf))
     return _split(rows, cols, n, m)
 
@@ -159,11 +199,16 @@ def _essential_gap(ea: torch.Tensor, eb: torch.Tensor) -> torch.Tensor | None:
 
 def bottleneck_distance(a: Diagram | torch.Tensor, b: Diagram | torch.Tensor) -> torch.Tensor:
     r"""Bottleneck distance :math:`d_B(a, b) = \min_{\gamma} \max_{p \in a} \|p - \gamma(p)\|_\infty`,
-    equal to ``gudhi.bottleneck_distance(a, b, e=0)`` (exact, essential bars included).
+    equal to hera's exact ``gudhi.hera.bottleneck_distance(a, b, delta=0)`` and to
+    ``gudhi.bottleneck_distance(a, b, e=0)`` (exact, essential bars included) to the last bit.
 
-    The matching is computed without gradient (the smallest feasible threshold among the candidate
-    costs, found with scipy's ``maximum_bipartite_matching``; then, among the matchings under that
-    threshold, the one of least total cost by ``linear_sum_assignment``). The value is rebuilt in
+    The matching is computed without gradient: the smallest threshold among the candidate costs under
+    which a perfect matching exists (hera's value, certified by two feasibility tests, or a binary
+    search when gudhi is missing; each test is an assignment problem solved by scipy's
+    ``linear_sum_assignment``), then, among the matchings under that threshold, the one of least
+    total cost.
+    The point-to-diagonal cost is computed as hera does (the max-norm distance to the projection
+    ``((b + d)/2, (b + d)/2)``), which makes the values agree bit for bit. The value is rebuilt in
     torch as the largest matched cost, so the gradient reaches only the bar(s) that realize the
     bottleneck (split evenly at ties), in both arguments. For a regularizer in which every matched
     pair pulls, use :func:`difftda.losses.bottleneck_loss` (``reduction="sum"``).
