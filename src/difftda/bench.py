@@ -287,6 +287,10 @@ def _make_step(tool: Tool, workload: Workload, x_np: np.ndarray):
 
         def forward():
             out = difftda.persistence(x, maxdim=md, backend=spec)
+            if batched and hasattr(out, "cat"):  # a DiagramBatch: every bar of the batch in one Diagrams
+                whole = out.cat()
+                state["per_cloud"] = lambda: [[d[k].pairs for d in out] for k in range(md + 1)]
+                return [[whole[k].pairs] for k in range(md + 1)]
             out = out if batched else [out]
             return [[d[k].pairs for d in out] for k in range(md + 1)]
     elif tool.kind == "tt":
@@ -326,7 +330,7 @@ def _make_step(tool: Tool, workload: Workload, x_np: np.ndarray):
         state["per_dim"] = per_dim
 
     def outputs():
-        per_dim = state["per_dim"]
+        per_dim = state["per_cloud"]() if "per_cloud" in state else state["per_dim"]
         n_clouds = len(per_dim[0])
         dg = [[per_dim[k][b].detach().cpu().double().numpy() for k in range(md + 1)] for b in range(n_clouds)]
         return dg, x.grad.detach().cpu().double().numpy()
