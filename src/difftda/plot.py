@@ -628,8 +628,8 @@ def animate_snapshots(
             or anything ``draw`` understands.
         path: where to write the animation (``.gif`` through pillow; another suffix uses
             matplotlib's writer for it). None only builds it.
-        draw: ``draw(axes, snapshot, t)`` draws frame ``t`` on the (already cleared) list of Axes;
-            with it, the number of panels comes from ``panel_titles`` (default 1).
+        draw: ``draw(axes, snapshot, t)`` draws frame ``t`` on the (already cleared and titled) list
+            of Axes; with it, the number of panels comes from ``panel_titles`` (default 1).
         c: colours or labels of the points (one array for all panels, or a list, one per panel).
         panel_titles: a title per panel.
         frame_titles: a figure title per frame (e.g. ``"epoch 3"``).
@@ -688,8 +688,10 @@ def animate_snapshots(
             limits.append((lo - pad, hi + pad))
 
     def update(t: int):
-        for ax in axes:
+        for k, ax in enumerate(axes):
             ax.clear()
+            if panel_titles is not None:  # before ``draw``, which may replace them
+                ax.set_title(panel_titles[k], fontsize="medium")
         if draw is not None:
             draw(axes, frames[t], t)
         else:
@@ -703,14 +705,13 @@ def animate_snapshots(
                     ax.set_ylim(limits[k][0][1], limits[k][1][1])
                 ax.set_xticks([])
                 ax.set_yticks([])
-        if panel_titles is not None:
-            for ax, name in zip(axes, panel_titles):
-                ax.set_title(name, fontsize="medium")
         if frame_titles is not None:
             fig.suptitle(frame_titles[t])
         return []
 
-    fig.tight_layout()
+    update(0)  # lay the figure out with the titles in place
+    top = 1.0 - (0.25 / fig.get_figheight() if frame_titles is not None else 0.0)
+    fig.tight_layout(rect=(0.0, 0.0, 1.0, top))
     anim = FuncAnimation(fig, update, frames=len(frames), interval=1000.0 / fps, blit=False)
     if path is not None:
         path = Path(path)

@@ -1,0 +1,128 @@
+"""Small seeded runs of the shipped examples: each must show the trend its paper reports.
+
+The assertions are about directions and about facts fixed by the data's construction (how many
+holes were cut, how many clusters the target has), never about numbers our own code printed.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def _load(name: str):
+    """Import ``examples/<name>.py`` as a module (the folder is not a package)."""
+    if str(EXAMPLES) not in sys.path:
+        sys.path.insert(0, str(EXAMPLES))
+    spec = importlib.util.spec_from_file_location(f"difftda_example_{name}", EXAMPLES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(autouse=True)
+def _few_threads():
+    # Tiny models: thread start-up costs more than it saves, and CI has 2 cores.
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+# ----------------------------------------------------------------------------- COREL toy (seed 000)
+
+
+@pytest.mark.parametrize("metric", ["l1", "l2"])
+def test_corel_toy_trend(metric):
+    """Hofer et al.: eps moves toward eta and the [alpha, beta] interval tightens (relative to eps:
+    the untrained map squeezes the data to a small scale, so absolute widths are not comparable)."""
+    corel = _load("corel_toy")
+    eta = 2.0
+    r = corel.run(n_per=100, epochs=10, lr_drops=(7, 9), passes=3, eta=eta, metric=metric, seed=0,
+                  progress=False, verbose=False)
+    before, after = r["before"], r["after"]
+    for s in (before, after):
+        assert 0 <= s["alpha"] <= s["eps"] <= s["beta"]
+    assert abs(after["eps"] - eta) < 0.5 * abs(before["eps"] - eta)
+    spread = lambda s: (s["beta"] - s["alpha"]) / s["eps"]  # noqa: E731
+    assert spread(after) < spread(before)
+    assert r["history"][-1]["loss"] < r["history"][0]["loss"]
+
+
+def test_corel_death_stats_against_mst():
+    """alpha/eps/beta of one batch are the min/mean/max edge of its minimum spanning tree (scipy)."""
+    from scipy.sparse.csgraph import minimum_spanning_tree
+    from scipy.spatial.distance import cdist
+
+    corel = _load("corel_toy")
+    z = torch.randn(50, 2, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    for metric, scipy_metric in (("manhattan", "cityblock"), ("euclidean", "euclidean")):
+        s = corel.death_stats(z, batch_size=50, passes=1, metric=metric)
+        edges = minimum_spanning_tree(cdist(z.numpy(), z.numpy(), scipy_metric)).data
+        assert s["alpha"] == pytest.approx(edges.min())
+        assert s["eps"] == pytest.approx(edges.mean())
+        assert s["beta"] == pytest.approx(edges.max())
+    with pytest.raises(ValueError, match="batch_size"):
+        corel.death_stats(z[:10], batch_size=50)
+
+
+def test_corel_toy_script_writes_pictures(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    corel = _load("corel_toy")
+    assert corel.main(["--n-per", "40", "--epochs", "2", "--passes", "1", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "before: alpha=" in out and "after: alpha=" in out
+    for name in ("corel_latent.png", "corel_deaths.png"):
+        data = (tmp_path / name).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
+
+
+# ----------------------------------------------------------------------------- detangling (seed 004)
+
+
+def test_detangle_betti_numbers_of_the_input_match_the_construction():
+    """Before any layer, class 0 has one loop per hole cut out, class 1 one component per hole."""
+    det = _load("detangle")
+    for n_holes in (1, 3):
+        x, y = det.make_data("holes", n_points=1000, n_holes=n_holes, seed=1)
+        picks = det.landmarks(x, y, 250)
+        b = det.betti_numbers(det.layer_diagrams([x], picks), tau=0.08)[0]
+        assert b.tolist() == [[1, n_holes], [n_holes, 0]]
+
+
+@pytest.mark.slow
+def test_detangle_trend(tmp_path):
+    """Training separates the classes, and their topology is simpler after the last layer than in
+    the input; the pictures are written."""
+    pytest.importorskip("matplotlib")
+    det = _load("detangle")
+    r = det.run(dataset="holes", n_points=800, n_holes=3, steps=800, frames=3, max_points=200, seed=0,
+                out=tmp_path, progress=False, verbose=False)
+    log = r["log"]
+    assert log["accuracy"][-1] > log["accuracy"][0] + 0.1
+    betti = log["betti"][-1]  # (layers, classes, 2) after training
+    assert betti[0].tolist() == [[1, 3], [3, 0]]
+    assert int(betti[-1].sum()) < int(betti[0].sum())
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["detangle_holes.gif", "detangle_holes_betti.png", "detangle_holes_layers.png"]
+    from PIL import Image
+
+    with Image.open(tmp_path / "detangle_holes.gif") as im:
+        assert im.n_frames == 3
+    assert (tmp_path / "detangle_holes.gif").stat().st_size < 1_000_000
+
+
+def test_detangle_lines_data_and_errors():
+    det = _load("detangle")
+    x, y = det.make_data("lines", n_points=200, n_lines=4, seed=0)
+    assert x.shape == (200, 2) and int(y.sum()) == 100
+    with pytest.raises(ValueError, match="dataset"):
+        det.make_data("spirals")
+    with pytest.raises(ValueError, match="activation"):
+        det.NarrowNet(activation="gelu")
