@@ -735,14 +735,14 @@ def format_report(res: dict[str, Any]) -> str:
     cells = [dict(c) for c in res["cells"]]
     lines: list[str] = []
     m, v = res["machine"], res["versions"]
-    lines.append(f"difftda benchmark, {res['date']}, {m['cores']} cores ({m['cpu']}), wall {res['wall_s']} s")
+    lines.append(f"- difftda benchmark, {res['date']}, {m['cores']} cores ({m['cpu']}), wall {res['wall_s']} s")
     if m.get("loadavg_start"):
         la0, la1 = m["loadavg_start"], m["loadavg_end"] or m["loadavg_start"]
-        lines.append(f"load average (1 min) at the start {la0[0]:.2f}, at the end {la1[0]:.2f}: other work on the"
-                     " machine makes the times noisy")
-    lines.append("versions: " + ", ".join(f"{k} {val}" for k, val in v.items()))
+        lines.append(f"- load average (1 min) at the start {la0[0]:.2f}, at the end {la1[0]:.2f}: other work on"
+                     " the machine makes the times noisy")
+    lines.append("- versions: " + ", ".join(f"{k} {val}" for k, val in v.items()))
     s = res["settings"]
-    lines.append(f"sizes={s['sizes']}, threads={s['threads']}, time limit {s['time_limit_s']} s, reps: {s['reps']}")
+    lines.append(f"- sizes={s['sizes']}, threads={s['threads']}, time limit {s['time_limit_s']} s, reps: {s['reps']}")
     lines.append("")
     lines.append("Cells: median [min-max] ms per step, then the ratio to gph1 (raw giotto-ph, 1 thread, pairing only)"
                  " in the same run. (n=R): fewer than 7 repetitions. !: diagram or gradient differs from the"
