@@ -221,7 +221,8 @@ def _tool_unavailable(tool: Tool, workload: Workload) -> str | None:
         except (ImportError, ValueError, TypeError) as err:
             return f"backend {tool.spec!r}: {err}"
         if engine.max_maxdim is not None and workload.maxdim > engine.max_maxdim:
-            return f"backend {engine.name!r} computes up to maxdim={engine.max_maxdim}; {workload.key} needs {workload.maxdim}"
+            return (f"backend {engine.name!r} computes up to maxdim={engine.max_maxdim}; "
+                    f"{workload.key} needs {workload.maxdim}")
     return None
 
 
@@ -574,7 +575,8 @@ def _run_job(workload: Workload, tool: Tool, shapes: list[tuple[int, ...]], time
                             msg["rss_mb"], base)
                 cell.check["out"] = msg["out"]
                 cells[msg["size"]] = cell
-                log(f"  {workload.key} {tool.key:<30} {msg['size']:>8}: {cell.median:10.3f} ms (R={len(cell.times_ms)})")
+                log(f"  {workload.key} {tool.key:<30} {msg['size']:>8}: {cell.median:10.3f} ms "
+                    f"(R={len(cell.times_ms)})")
                 current = None
                 deadline = time.monotonic() + 300.0
             elif ev == "error":
@@ -791,9 +793,12 @@ def format_report(res: dict[str, Any]) -> str:
         lines.append("no checks were run")
     else:
         worst_d = max(c["check"]["diagram_dev"] for c in checked)
-        grads = [c["check"]["grad_dev"] / max(c["check"]["grad_max"], 1.0) for c in checked if "grad_dev" in c["check"]]
-        lines.append(f"{len(checked)} cells checked; largest diagram deviation {worst_d:.2g}"
-                     + (f", largest gradient deviation {max(grads):.2g} (relative to max(1, max|grad|))" if grads else ""))
+        grads = [c["check"]["grad_dev"] / max(c["check"]["grad_max"], 1.0)
+                 for c in checked if "grad_dev" in c["check"]]
+        text = f"{len(checked)} cells checked; largest diagram deviation {worst_d:.2g}"
+        if grads:
+            text += f", largest gradient deviation {max(grads):.2g} (relative to max(1, max|grad|))"
+        lines.append(text)
         for c in bad:
             ck = c["check"]
             why = "; ".join(ck["diagram_mismatch"]) or f"diagram deviation {ck['diagram_dev']:.2g}"
@@ -817,7 +822,8 @@ def format_report(res: dict[str, Any]) -> str:
             lines.append(f"- {wk} {size}: not measured (difftda:{auto} or gph1 missing)")
             continue
         ratio = mine["median_ms"] / ref["median_ms"]
-        text = f"- {wk} {size}, difftda:{auto}: {ratio:.2f}x gph1 (target <= {max_ratio}x: {'met' if ratio <= max_ratio else 'NOT met'})"
+        verdict = "met" if ratio <= max_ratio else "NOT met"
+        text = f"- {wk} {size}, difftda:{auto}: {ratio:.2f}x gph1 (target <= {max_ratio}x: {verdict})"
         if speedup:
             tt = get.get("tt1")
             if tt:
