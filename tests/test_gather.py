@@ -92,14 +92,16 @@ def test_dtype_and_device_kept(backend, dtype, device):
     assert x.grad.dtype == dtype and torch.isfinite(x.grad).all()
 
 
-def test_point_path_equals_matrix_path(backend):
+@pytest.mark.parametrize("dim", [3, 10])
+@pytest.mark.parametrize("metric", ["euclidean", "manhattan", "chebyshev"])
+def test_point_path_equals_matrix_path(backend, metric, dim):
     """The O(bars * d) backward from points equals differentiating the full matrix."""
-    x = torch.randn(25, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(8), requires_grad=True)
-    dgms = difftda.persistence(x, maxdim=1, backend=backend)
+    x = torch.randn(25, dim, dtype=torch.float64, generator=torch.Generator().manual_seed(8), requires_grad=True)
+    dgms = difftda.persistence(x, maxdim=1, backend=backend, metric=metric)
     loss = dgms[0].pairs[:, 1].pow(2).sum() + (dgms[1].pairs[:, 1] - dgms[1].pairs[:, 0]).sum()
     (g_points,) = torch.autograd.grad(loss, x)
     y = x.detach().clone().requires_grad_(True)
-    dm = difftda.persistence(difftda.pairwise_distances(y), maxdim=1, backend=backend, metric="precomputed")
+    dm = difftda.persistence(difftda.pairwise_distances(y, metric), maxdim=1, backend=backend, metric="precomputed")
     loss_m = dm[0].pairs[:, 1].pow(2).sum() + (dm[1].pairs[:, 1] - dm[1].pairs[:, 0]).sum()
     (g_matrix,) = torch.autograd.grad(loss_m, y)
     torch.testing.assert_close(loss, loss_m, rtol=0, atol=0)

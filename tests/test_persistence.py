@@ -148,31 +148,48 @@ def test_giotto_threads_never_hand_out_a_wrong_edge(seed):
         assert torch.equal(two[k].index[:, 2:], one[k].index[:, 2:])
 
 
-def test_giotto_repair_path_is_taken(monkeypatch):
-    """Feed a deliberately corrupted generator list: the backend must notice and rerun on one thread."""
-    pytest.importorskip("gph")
-    from difftda.backends import _giotto
-
-    engine = difftda.get_backend("giotto:n_threads=2")
+def _corrupting(engine, calls):
+    """Wrap giotto-ph so that multithreaded calls report a wrong birth edge for every H1 bar."""
     real = engine._ripser
-    calls = []
 
     def corrupted(dist, **kw):
         out = real(dist, **kw)
         calls.append(kw["n_threads"])
         if kw["n_threads"] != 1:
-            gens = out["gens"]
-            gens[1][0][:, :2] = gens[1][0][::-1, :2].copy()  # shuffle the birth edges
+            out["gens"][1][0][:, :2] = [0, dist.shape[0] - 1]
         return out
 
-    monkeypatch.setattr(engine, "_ripser", corrupted)
-    x = torch.randn(60, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    return corrupted
+
+
+@pytest.mark.parametrize("data", ["generic", "grid"])
+def test_giotto_wrong_edges_are_repaired(monkeypatch, data):
+    """Generic lengths: a wrong edge is replaced by the unique edge of the bar's length. Tied
+    lengths (a grid): no unique edge, so the call is rerun on one thread."""
+    pytest.importorskip("gph")
+    g = torch.arange(7, dtype=torch.float64)
+    x = (torch.randn(60, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+         if data == "generic" else torch.cartesian_prod(g, g))
+    engine = difftda.get_backend("giotto:n_threads=2")
+    calls: list[int] = []
+    monkeypatch.setattr(engine, "_ripser", _corrupting(engine, calls))
     dgms = difftda.persistence(x, maxdim=1, backend=engine)
-    assert calls == [2, 1]
+    assert calls == ([2] if data == "generic" else [2, 1])
+    assert len(dgms[1].pairs) > 0
     d = difftda.pairwise_distances(x)
     i = dgms[1].index
     assert torch.equal(dgms[1].pairs[:, 0], d[i[:, 0], i[:, 1]])
-    assert _giotto._consistent is not None
+    one = difftda.persistence(x, maxdim=1, backend="giotto")
+    assert torch.equal(dgms[1].pairs, one[1].pairs)
+    if data == "generic":
+        assert torch.equal(dgms[1].index, one[1].index)
+
+
+def test_giotto_auto_threads():
+    pytest.importorskip("gph")
+    engine = difftda.get_backend("giotto:n_threads=auto")
+    assert engine._threads(20) == 1 and engine._threads(1000) >= 1
+    assert str(engine) == "giotto:n_threads=auto"
 
 
 def test_auto_backend():
@@ -297,3 +314,8 @@ def test_batch_cat_holds_every_bar(backend):
             assert torch.equal(whole[k].essential[ess_cloud == b], dgms[k].essential)
     total = sum(d[0].pairs[:, 1].sum() for d in out)
     torch.testing.assert_close(whole[0].pairs[:, 1].sum(), total)
+
+
+def test_auto_takes_no_options():
+    with pytest.raises(TypeError, match="auto"):
+        difftda.get_backend("auto:n_threads=2")

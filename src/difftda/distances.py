@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
+from scipy.spatial.distance import squareform
 
 from ._checks import check_cloud, check_metric
 
-__all__ = ["pairwise_distances", "distances", "edge_lengths"]
+__all__ = ["pairwise_distances", "distances", "edge_lengths", "known_lengths"]
 
 _P = {"euclidean": 2.0, "manhattan": 1.0, "chebyshev": math.inf}
 
@@ -54,12 +56,14 @@ def distances(x: torch.Tensor, metric: str) -> torch.Tensor:
         # the other clouds of a batch or on padding.
         clouds = x.unsqueeze(0) if x.dim() == 2 else x
         B, n, _ = clouds.shape
-        i, j = torch.triu_indices(n, n, 1)
-        cond = torch.stack([torch.pdist(c, p) for c in clouds]) if B else clouds.new_zeros(0, len(i))
-        flat = clouds.new_zeros(B, n * n)
-        flat = flat.index_put((torch.arange(B)[:, None], i * n + j), cond)
-        flat = flat.index_put((torch.arange(B)[:, None], j * n + i), cond)
-        d = flat.view(B, n, n)
+        if not (torch.is_grad_enabled() and x.requires_grad):  # no graph: scipy lays out the square
+            d = torch.from_numpy(np.stack([squareform(torch.pdist(c, p).numpy(), checks=False) for c in clouds]))
+        else:
+            i, j = torch.triu_indices(n, n, 1)
+            cond = torch.stack([torch.pdist(c, p) for c in clouds])
+            rows = torch.arange(B)[:, None]
+            flat = clouds.new_zeros(B, n * n).index_put((rows, i * n + j), cond).index_put((rows, j * n + i), cond)
+            d = flat.view(B, n, n)
         return d[0] if x.dim() == 2 else d
     # The difference-based path computes |x_i - x_j| entry by entry: no cancellation, 0 on the diagonal.
     d = torch.cdist(x, x, p=p, compute_mode="donot_use_mm_for_euclid_dist")
@@ -79,11 +83,39 @@ def edge_lengths(x: torch.Tensor, i: torch.Tensor, j: torch.Tensor, metric: str 
     """Lengths of the edges ``(i[k], j[k])`` of a cloud ``x`` of shape ``(N, d)``, differentiable.
 
     Costs O(len(i) * d) forward and backward, instead of the O(n^2 * d) of the whole matrix. The
-    gradient at a zero-length edge is 0; a loop ``i == j`` (an H0 birth) has length 0 and zero
-    gradients of every order.
+    gradient at a zero-length edge is 0.
     """
-    diff = x[i] - x[j]
-    # For i == j the difference is exactly 0 and stays so; shifting it by 1 keeps the norm away from
-    # its kink (whose second derivative is NaN) while the gradient through x[i] - x[i] cancels.
-    loop = (i == j).unsqueeze(-1).to(diff.dtype)
-    return torch.linalg.vector_norm(diff + loop, ord=_P[metric], dim=-1) * (1 - loop.squeeze(-1))
+    return torch.linalg.vector_norm(x[i] - x[j], ord=_P[metric], dim=-1)
+
+
+class _KnownLengths(torch.autograd.Function):
+    """Edge lengths whose values are already known (read from the distance matrix) and whose
+    gradient is that of :func:`edge_lengths`: one fused backward, no forward recomputation."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, i: torch.Tensor, j: torch.Tensor, values: torch.Tensor, p: float):
+        ctx.save_for_backward(x, i, j)
+        ctx.p = p
+        return values.clone()
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        x, i, j = ctx.saved_tensors
+        diff = x[i] - x[j]
+        if ctx.p == 2.0:
+            norm = torch.linalg.vector_norm(diff, dim=-1, keepdim=True)
+            step = diff * torch.where(norm > 0, grad[:, None] / norm.clamp_min(torch.finfo(x.dtype).tiny), 0)
+        elif ctx.p == 1.0:
+            step = diff.sign() * grad[:, None]
+        else:  # chebyshev: the largest coordinate, shared among ties as autograd's amax does
+            mag = diff.abs()
+            top = (mag == mag.amax(dim=-1, keepdim=True)) & (mag > 0)
+            step = diff.sign() * top * (grad[:, None] / top.sum(-1, keepdim=True).clamp_min(1))
+        gx = torch.zeros_like(x).index_add_(0, i, step).index_add_(0, j, -step)
+        return gx, None, None, None, None
+
+
+def known_lengths(x: torch.Tensor, i: torch.Tensor, j: torch.Tensor, values: torch.Tensor, metric: str) -> torch.Tensor:
+    """``values`` (the lengths of edges ``(i, j)`` of ``x``, detached) with the gradient of
+    :func:`edge_lengths`: exact forward values, O(len(i) * d) backward."""
+    return _KnownLengths.apply(x, i, j, values, _P[metric])

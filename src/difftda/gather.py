@@ -19,7 +19,7 @@ import torch
 
 from .backends import BatchPairing
 from .diagrams import Diagram, DiagramBatch, Diagrams
-from .distances import edge_lengths
+from .distances import known_lengths
 
 __all__ = ["gather", "normalize"]
 
@@ -91,10 +91,8 @@ def gather(
     jj = torch.cat([fin_t[:, 3], fin_t[k0:, 1], ess_t[m0:, 1]])
     if points is not None:
         values = dist.detach()[cloud, ii, jj]
-        if points.requires_grad:
-            flat = points.reshape(B * N, -1)
-            e = edge_lengths(flat, cloud * N + ii, cloud * N + jj, metric)
-            values = values + (e - e.detach())  # exact forward value, gradient of the edge length
+        if points.requires_grad:  # the value read above, the gradient of |x_i - x_j| (critical edges only)
+            values = known_lengths(points.reshape(B * N, -1), cloud * N + ii, cloud * N + jj, values, metric)
     else:
         values = dist[cloud, ii, jj]
     zero = values.new_zeros(k0 + m0)

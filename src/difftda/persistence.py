@@ -109,9 +109,11 @@ def persistence(
             dist = distances(points, metric)
     if min(sizes) == 0:
         raise ValueError("x has a cloud with no points; persistence needs at least one point")
-    # One detached host copy in float64 for the CPU engines; a device-native engine pairs in place.
+    # One detached host copy, in the input's precision (none at all for a CPU tensor in float32 or
+    # float64), for the CPU engines; a device-native engine pairs the matrix where it is.
     in_place = engine.on_device and dist.device.type != "cpu"
-    src = dist.detach() if in_place else dist.detach().to("cpu", torch.float64)
+    host_dtype = dist.dtype if dist.dtype in (torch.float32, torch.float64) else torch.float32
+    src = dist.detach() if in_place else dist.detach().to("cpu", host_dtype)
     try:
         bp = engine.pairing_batch(src, sizes, maxdim=maxdim, thresh=thresh, coeff=coeff)
     except (RuntimeError, ValueError, TypeError, MemoryError) as err:

@@ -32,6 +32,8 @@ _BACKENDS: dict[str, type[Backend]] = {}
 PREFERRED = ("giotto", "gudhi", "ripser")
 #: The order for ``maxdim == 0``: the native minimum-spanning-tree path first.
 PREFERRED_H0 = ("torch",) + PREFERRED
+#: The options ``"auto"`` gives the backend it picks (giotto-ph: threads by cloud size).
+AUTO_OPTIONS = {"giotto": {"n_threads": "auto"}}
 
 
 def register_backend(cls: type[Backend]) -> type[Backend]:
@@ -125,7 +127,10 @@ _CACHE: dict[tuple[str, int | None], Backend] = {}
 def _build(spec: str, maxdim: int | None) -> Backend:
     name, options = parse_spec(spec)
     if name == "auto":
+        if options:
+            raise TypeError(f"backend 'auto' takes no options; name a backend to set them, e.g. 'giotto:n_threads=2'")
         name = _auto(maxdim)
+        options = dict(AUTO_OPTIONS.get(name, {}))
     cls = _BACKENDS.get(name)
     if cls is None:
         close = difflib.get_close_matches(name, list(_BACKENDS), n=1)

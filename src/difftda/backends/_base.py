@@ -1,4 +1,4 @@
-"""The backend protocol: a detached float64 distance matrix in, critical edges out."""
+"""The backend protocol: a detached distance matrix in, critical edges out."""
 
 from __future__ import annotations
 
@@ -97,7 +97,8 @@ class Backend(ABC):
     def pairing(self, dist: np.ndarray, *, maxdim: int, thresh: float, coeff: int) -> Pairing:
         """Critical edges of each dimension ``0..maxdim`` of the VR filtration of ``dist``.
 
-        ``dist`` is a C-contiguous float64 ``(n, n)`` matrix with ``n >= 2``, already checked to be
+        ``dist`` is a C-contiguous ``(n, n)`` float32 or float64 matrix (the input's precision; the
+        values are exactly those the gather layer reads) with ``n >= 2``, already checked to be
         symmetric, non-negative and zero on the diagonal. Edges longer than ``thresh`` are left out.
         """
 
@@ -105,11 +106,11 @@ class Backend(ABC):
         self, dist: torch.Tensor, sizes: list[int], *, maxdim: int, thresh: float, coeff: int
     ) -> BatchPairing:
         """Pair a padded batch: ``dist`` is a detached ``(B, N, N)`` tensor, cloud ``b`` its top-left
-        ``sizes[b]`` square (``sizes[b] >= 1``). It arrives as a float64 CPU tensor unless the
-        backend sets ``on_device``. The default pairs cloud by cloud with :meth:`pairing`; a backend
-        overrides this to pair the whole batch at once.
+        ``sizes[b]`` square (``sizes[b] >= 1``). It arrives as a float32 or float64 CPU tensor
+        unless the backend sets ``on_device``. The default pairs cloud by cloud with
+        :meth:`pairing`; a backend overrides this to pair the whole batch at once.
         """
-        host = dist.to("cpu", torch.float64).numpy()
+        host = dist.cpu().numpy()
         pairings = [
             self.pairing(np.ascontiguousarray(host[b, :n, :n]), maxdim=maxdim, thresh=thresh, coeff=coeff)
             if n > 1 else trivial_pairing(n, maxdim)

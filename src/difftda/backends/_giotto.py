@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from . import register_backend
 from ._base import Backend, DimPairing, Pairing
+from ._graph import EdgeLookup
+
+#: ``n_threads="auto"`` uses one thread below this many points (thread start-up costs more there).
+AUTO_THREADS_MIN_POINTS = 150
 
 
 @register_backend
@@ -13,25 +19,36 @@ class GiottoBackend(Backend):
     """giotto-ph's multithreaded ripser, with its generators.
 
     giotto-ph pairs in float32. With ``n_threads > 1`` it can report a wrong birth edge for an H1 bar
-    while the bar's values are right (a race in its generator bookkeeping). Every edge it returns is
-    checked against its bar's values; when one does not match, that call is rerun with one thread, so
-    an index handed out here always has the length of its bar.
+    while the bar's values are right (a race in its generator bookkeeping). So every edge is checked
+    against its bar's values. A wrong edge is replaced by the edge of exactly the bar's length when
+    that edge is unique; when it is not (a tie), the call is rerun on one thread. An index handed
+    out here always has the length of its bar.
 
     Args:
-        n_threads: worker threads of giotto-ph (-1: all cores).
+        n_threads: worker threads of giotto-ph; -1 for all cores; ``"auto"`` for one thread on small
+            clouds (under 150 points) and all available cores (at most 8) on larger ones.
     """
 
     name = "giotto"
     requires = "gph"
     extra = "giotto"
 
-    def __init__(self, *, n_threads: int = 1) -> None:
-        if isinstance(n_threads, bool) or not isinstance(n_threads, int) or n_threads == 0 or n_threads < -1:
-            raise ValueError(f"giotto option n_threads must be a positive int or -1; got {n_threads!r}")
+    def __init__(self, *, n_threads: int | str = 1) -> None:
+        if n_threads != "auto" and (
+            isinstance(n_threads, bool) or not isinstance(n_threads, int) or n_threads == 0 or n_threads < -1
+        ):
+            raise ValueError(f"giotto option n_threads must be a positive int, -1 or 'auto'; got {n_threads!r}")
         from gph import ripser_parallel
 
         self._ripser = ripser_parallel
         self.n_threads = n_threads
+
+    def _threads(self, n: int) -> int:
+        if self.n_threads != "auto":
+            return int(self.n_threads)
+        if n < AUTO_THREADS_MIN_POINTS:
+            return 1
+        return max(1, min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
 
     def _run(self, dist: np.ndarray, maxdim: int, thresh: float, coeff: int, n_threads: int) -> dict:
         return self._ripser(
@@ -40,39 +57,48 @@ class GiottoBackend(Backend):
         )
 
     def pairing(self, dist: np.ndarray, *, maxdim: int, thresh: float, coeff: int) -> Pairing:
-        out = self._run(dist, maxdim, thresh, coeff, self.n_threads)
-        if self.n_threads != 1 and not _consistent(dist, out):
-            out = self._run(dist, maxdim, thresh, coeff, 1)
-        fin0, fin_hi, ess0, ess_hi = out["gens"]
-        fin0 = np.asarray(fin0, dtype=np.int64).reshape(-1, 3)
-        ess0 = np.asarray(ess0, dtype=np.int64).reshape(-1)
-        result = [DimPairing(fin0[:, [0, 0, 1, 2]], np.stack([ess0, ess0], axis=1))]
-        for k in range(1, maxdim + 1):
-            fin = np.asarray(fin_hi[k - 1], dtype=np.int64).reshape(-1, 4) if k - 1 < len(fin_hi) else None
-            ess = np.asarray(ess_hi[k - 1], dtype=np.int64).reshape(-1, 2) if k - 1 < len(ess_hi) else None
-            result.append(DimPairing(
-                fin if fin is not None else np.zeros((0, 4), np.int64),
-                ess if ess is not None else np.zeros((0, 2), np.int64),
-            ))
-        return tuple(result)
+        threads = self._threads(dist.shape[0])
+        out = self._run(dist, maxdim, thresh, coeff, threads)
+        result = _convert(out, maxdim)
+        if threads != 1:
+            repaired = _repair(dist, out, result)
+            result = repaired if repaired is not None else _convert(self._run(dist, maxdim, thresh, coeff, 1), maxdim)
+        return result
 
 
-def _consistent(dist: np.ndarray, out: dict) -> bool:
-    """Whether every finite bar of H>=1 has birth and death edges of exactly its float32 values."""
-    d32 = dist.astype(np.float32)
-    for k, gens in enumerate(out["gens"][1], start=1):
-        gens = np.asarray(gens, dtype=np.int64).reshape(-1, 4)
-        dgm = out["dgms"][k]
-        finite = dgm[np.isfinite(dgm[:, 1])].astype(np.float32)
-        if finite.shape[0] != gens.shape[0]:
-            return False
-        if not (np.array_equal(d32[gens[:, 0], gens[:, 1]], finite[:, 0])
-                and np.array_equal(d32[gens[:, 2], gens[:, 3]], finite[:, 1])):
-            return False
-    for k, gens in enumerate(out["gens"][3], start=1):
-        gens = np.asarray(gens, dtype=np.int64).reshape(-1, 2)
-        dgm = out["dgms"][k]
-        births = dgm[~np.isfinite(dgm[:, 1]), 0].astype(np.float32)
-        if births.shape[0] != gens.shape[0] or not np.array_equal(d32[gens[:, 0], gens[:, 1]], births):
-            return False
-    return True
+def _convert(out: dict, maxdim: int) -> Pairing:
+    fin0, fin_hi, ess0, ess_hi = out["gens"]
+    fin0 = np.asarray(fin0, dtype=np.int64).reshape(-1, 3)
+    ess0 = np.asarray(ess0, dtype=np.int64).reshape(-1)
+    result = [DimPairing(fin0[:, [0, 0, 1, 2]], np.stack([ess0, ess0], axis=1))]
+    for k in range(1, maxdim + 1):
+        fin = np.asarray(fin_hi[k - 1], np.int64).reshape(-1, 4) if k - 1 < len(fin_hi) else np.zeros((0, 4), np.int64)
+        ess = np.asarray(ess_hi[k - 1], np.int64).reshape(-1, 2) if k - 1 < len(ess_hi) else np.zeros((0, 2), np.int64)
+        result.append(DimPairing(fin, ess))
+    return tuple(result)
+
+
+def _repair(dist: np.ndarray, out: dict, pairing: Pairing) -> Pairing | None:
+    """Check every edge against giotto-ph's own float32 values (its rows are aligned with its
+    generators); replace wrong edges by the unique edge of the right length. None: a wrong edge
+    has a tied length, so it cannot be repaired."""
+    d32 = dist.astype(np.float32, copy=False)
+    lookup = None
+    fixed = [pairing[0]]  # H0 is paired by union-find before any thread starts
+    for k in range(1, len(pairing)):
+        dgm = np.asarray(out["dgms"][k], dtype=np.float32).reshape(-1, 2)
+        finite = np.isfinite(dgm[:, 1])
+        fin, ess = pairing[k].finite.copy(), pairing[k].essential.copy()
+        if len(fin) != int(finite.sum()) or len(ess) != int((~finite).sum()):
+            return None
+        columns = ((fin[:, 0:2], dgm[finite, 0]), (fin[:, 2:4], dgm[finite, 1]), (ess, dgm[~finite, 0]))
+        for edges, values in columns:
+            bad = np.flatnonzero(d32[edges[:, 0], edges[:, 1]] != values)
+            if bad.size:
+                lookup = lookup or EdgeLookup(dist, np.float32)
+                i, j, unique = lookup.find(values[bad])
+                if not unique.all():
+                    return None
+                edges[bad, 0], edges[bad, 1] = i, j
+        fixed.append(DimPairing(fin, ess))
+    return tuple(fixed)

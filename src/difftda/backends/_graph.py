@@ -59,10 +59,16 @@ class EdgeLookup:
         self.dtype = dtype
 
     def __call__(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        i, j, _ = self.find(values)
+        return i, j
+
+    def find(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(i, j, unique)``: an edge of each value, and whether it is the only edge of that length."""
         v = np.asarray(values).astype(self.dtype)
         pos = np.searchsorted(self.sorted, v, side="left")
+        end = np.searchsorted(self.sorted, v, side="right")
         pos = np.minimum(pos, self.sorted.size - 1)
         if self.sorted.size == 0 or not np.array_equal(self.sorted[pos], v):
             raise RuntimeError("internal error: a persistence value matches no edge length of the matrix")
         edge = self.order[pos]
-        return self.i[edge], self.j[edge]
+        return self.i[edge], self.j[edge], (end - pos) == 1

@@ -41,7 +41,7 @@ class GudhiBackend(Backend):
     def pairing(self, dist: np.ndarray, *, maxdim: int, thresh: float, coeff: int) -> Pairing:
         n = dist.shape[0]
         i, j = np.triu_indices(n, k=1)
-        length = dist[i, j]
+        length = dist[i, j].astype(np.float64)
         keep = length <= thresh
         st = self._gudhi.SimplexTree()
         st.insert_batch(np.arange(n)[None, :], np.zeros(n))
