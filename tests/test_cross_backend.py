@@ -112,7 +112,7 @@ def test_invariances(backend):
         "permuted": x[torch.randperm(30)],
         "moved": x @ q.T + torch.tensor([5.0, -2.0, 1.0], dtype=torch.float64),
     }
-    for name, y in variants.items():
+    for y in variants.values():
         other = difftda.persistence(y, maxdim=1, backend=backend).to_numpy()
         for k in range(2):
             assert_same_diagram(other[k], base[k], rtol=1e-9, atol=1e-9)

@@ -279,8 +279,10 @@ def test_missing_package_names_the_extra():
         (dict(x=[]), ValueError, "empty"),
         (dict(x=[torch.zeros(3, 2), torch.zeros(3, 3)]), ValueError, "dimension"),
         (dict(x=torch.zeros(4, 3), metric="precomputed"), ValueError, "square"),
-        (dict(x=-difftda.pairwise_distances(torch.randn(4, 2)), metric="precomputed"), ValueError, "non-negative"),
-        (dict(x=difftda.pairwise_distances(torch.randn(4, 2)) + torch.eye(4), metric="precomputed"), ValueError, "diagonal"),
+        (dict(x=-difftda.pairwise_distances(torch.randn(4, 2)), metric="precomputed"), ValueError,
+         "non-negative"),
+        (dict(x=difftda.pairwise_distances(torch.randn(4, 2)) + torch.eye(4), metric="precomputed"), ValueError,
+         "diagonal"),
         (dict(x=torch.tensor([[0.0, 1.0], [2.0, 0.0]]), metric="precomputed"), ValueError, "symmetric"),
     ],
 )

@@ -43,8 +43,10 @@ def test_agrees_with_gudhi_and_other_backends(dtype, device, metric):
         )
 
 
-@pytest.mark.parametrize("x", [_grid(6), torch.cat([_grid(4), _grid(4), _grid(4)]), torch.ones(5, 2, dtype=torch.float64)],
-                         ids=["grid", "grid-tripled", "all-equal"])
+@pytest.mark.parametrize(
+    "x", [_grid(6), torch.cat([_grid(4), _grid(4), _grid(4)]), torch.ones(5, 2, dtype=torch.float64)],
+    ids=["grid", "grid-tripled", "all-equal"],
+)
 def test_ties_and_duplicates(x, device):
     x = x.to(device)
     got = difftda.persistence(x, maxdim=0, backend="torch")[0]

@@ -158,4 +158,7 @@ class Persistence(nn.Module):
         )
 
     def extra_repr(self) -> str:
-        return f"maxdim={self.maxdim}, backend={str(self.backend)!r}, metric={self.metric!r}, thresh={self.thresh}, coeff={self.coeff}"
+        return (
+            f"maxdim={self.maxdim}, backend={str(self.backend)!r}, metric={self.metric!r}, "
+            f"thresh={self.thresh}, coeff={self.coeff}"
+        )

@@ -84,7 +84,8 @@ def _auto(maxdim: int | None) -> str:
     order = PREFERRED_H0 if maxdim == 0 else PREFERRED
     for name in order:
         cls = _BACKENDS.get(name)
-        if cls is not None and _installed(cls) and (cls.max_maxdim is None or maxdim is None or maxdim <= cls.max_maxdim):
+        fits = cls is not None and (cls.max_maxdim is None or maxdim is None or maxdim <= cls.max_maxdim)
+        if fits and _installed(cls):
             return name
     raise BackendUnavailableError(
         "no persistence backend is installed: pip install 'difftda[giotto]' (or [gudhi], [ripser])"
@@ -128,7 +129,7 @@ def _build(spec: str, maxdim: int | None) -> Backend:
     name, options = parse_spec(spec)
     if name == "auto":
         if options:
-            raise TypeError(f"backend 'auto' takes no options; name a backend to set them, e.g. 'giotto:n_threads=2'")
+            raise TypeError("backend 'auto' takes no options; name a backend to set them, e.g. 'giotto:n_threads=2'")
         name = _auto(maxdim)
         options = dict(AUTO_OPTIONS.get(name, {}))
     cls = _BACKENDS.get(name)

@@ -42,6 +42,21 @@ def trivial_pairing(n: int, maxdim: int) -> Pairing:
     return (h0,) + tuple(DimPairing.empty() for _ in range(maxdim))
 
 
+def from_generators(gens: tuple, maxdim: int) -> Pairing:
+    """The generator layout that giotto-ph and gudhi share, ``(finite_0 (n, 3) [v, i, j], [finite_k
+    (m, 4)], essential_0 (l,) [v], [essential_k (e, 2)])``, as a :data:`Pairing` of ``maxdim + 1``
+    dimensions (missing dimensions empty)."""
+    fin0, fin_hi, ess0, ess_hi = gens
+    fin0 = np.asarray(fin0, dtype=np.int64).reshape(-1, 3)
+    ess0 = np.asarray(ess0, dtype=np.int64).reshape(-1)
+    result = [DimPairing(fin0[:, [0, 0, 1, 2]], np.stack([ess0, ess0], axis=1))]
+    for k in range(1, maxdim + 1):
+        fin = fin_hi[k - 1] if k - 1 < len(fin_hi) else ()
+        ess = ess_hi[k - 1] if k - 1 < len(ess_hi) else ()
+        result.append(DimPairing(np.asarray(fin, np.int64).reshape(-1, 4), np.asarray(ess, np.int64).reshape(-1, 2)))
+    return tuple(result)
+
+
 class BatchPairing(NamedTuple):
     """The critical edges of a whole batch, concatenated (what the gather layer consumes).
 

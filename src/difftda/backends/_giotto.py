@@ -7,7 +7,7 @@ import os
 import numpy as np
 
 from . import register_backend
-from ._base import Backend, DimPairing, Pairing
+from ._base import Backend, DimPairing, Pairing, from_generators
 from ._graph import EdgeLookup
 
 #: ``n_threads="auto"`` uses one thread below this many points (thread start-up costs more there).
@@ -59,23 +59,13 @@ class GiottoBackend(Backend):
     def pairing(self, dist: np.ndarray, *, maxdim: int, thresh: float, coeff: int) -> Pairing:
         threads = self._threads(dist.shape[0])
         out = self._run(dist, maxdim, thresh, coeff, threads)
-        result = _convert(out, maxdim)
+        result = from_generators(out["gens"], maxdim)
         if threads != 1:
             repaired = _repair(dist, out, result)
-            result = repaired if repaired is not None else _convert(self._run(dist, maxdim, thresh, coeff, 1), maxdim)
+            if repaired is None:  # a tie: no unique edge to repair with, pair again on one thread
+                repaired = from_generators(self._run(dist, maxdim, thresh, coeff, 1)["gens"], maxdim)
+            result = repaired
         return result
-
-
-def _convert(out: dict, maxdim: int) -> Pairing:
-    fin0, fin_hi, ess0, ess_hi = out["gens"]
-    fin0 = np.asarray(fin0, dtype=np.int64).reshape(-1, 3)
-    ess0 = np.asarray(ess0, dtype=np.int64).reshape(-1)
-    result = [DimPairing(fin0[:, [0, 0, 1, 2]], np.stack([ess0, ess0], axis=1))]
-    for k in range(1, maxdim + 1):
-        fin = np.asarray(fin_hi[k - 1], np.int64).reshape(-1, 4) if k - 1 < len(fin_hi) else np.zeros((0, 4), np.int64)
-        ess = np.asarray(ess_hi[k - 1], np.int64).reshape(-1, 2) if k - 1 < len(ess_hi) else np.zeros((0, 2), np.int64)
-        result.append(DimPairing(fin, ess))
-    return tuple(result)
 
 
 def _repair(dist: np.ndarray, out: dict, pairing: Pairing) -> Pairing | None:

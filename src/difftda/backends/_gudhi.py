@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import register_backend
-from ._base import Backend, DimPairing, Pairing
+from ._base import Backend, DimPairing, Pairing, from_generators
 from ._graph import EdgeLookup
 
 
@@ -56,14 +56,7 @@ class GudhiBackend(Backend):
                 st.collapse_edges(1)
         st.expansion(maxdim + 1)
         st.compute_persistence(homology_coeff_field=coeff, persistence_dim_max=st.dimension() <= maxdim)
-        fin0, fin_hi, ess0, ess_hi = st.flag_persistence_generators()
-        fin0 = np.asarray(fin0, dtype=np.int64).reshape(-1, 3)
-        ess0 = np.asarray(ess0, dtype=np.int64).reshape(-1)
-        result = [DimPairing(fin0[:, [0, 0, 1, 2]], np.stack([ess0, ess0], axis=1))]
-        for k in range(1, maxdim + 1):
-            fin = np.asarray(fin_hi[k - 1], np.int64).reshape(-1, 4) if k - 1 < len(fin_hi) else np.zeros((0, 4), np.int64)
-            ess = np.asarray(ess_hi[k - 1], np.int64).reshape(-1, 2) if k - 1 < len(ess_hi) else np.zeros((0, 2), np.int64)
-            result.append(DimPairing(fin, ess))
+        result = list(from_generators(st.flag_persistence_generators(), maxdim))
         if collapses:
             result = _repair(st, dist, result)
         return tuple(result)
