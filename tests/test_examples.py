@@ -126,3 +126,93 @@ def test_detangle_lines_data_and_errors():
         det.make_data("spirals")
     with pytest.raises(ValueError, match="activation"):
         det.NarrowNet(activation="gelu")
+
+
+# ----------------------------------------------------------------------------- Topo-GEN synthetic tests (seed 003)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "test, steps, lr",
+    [(1, 900, 0.1), (2, 500, 0.1)],
+    ids=["5-clusters-to-3", "2-clusters-to-4"],
+)
+def test_topogen_cluster_counts_reach_the_target(test, steps, lr):
+    """The number of clusters (long H0 bars) goes from the start's to the target's: 5 -> 3, 2 -> 4.
+    Both numbers are fixed by how the clouds are built."""
+    tg = _load("topogen_synthetic")
+    r = tg.run(test, steps=steps, lr=lr, frames=2, progress=False, verbose=False)
+    start_clusters, target_clusters = {1: (5, 3), 2: (2, 4)}[test]
+    assert r["start"][0] == start_clusters
+    assert r["target"][0] == target_clusters
+    assert r["final"][0] == target_clusters
+
+
+@pytest.mark.slow
+def test_topogen_segments_become_a_loop():
+    """Two segments have no loop; training toward a circle's diagram makes a long H1 bar appear."""
+    tg = _load("topogen_synthetic")
+    r = tg.run(3, steps=500, lr=0.1, frames=2, progress=False, verbose=False)
+    assert r["start"][1] == 0 and r["target"][1] == 1
+    assert r["final"][1] >= 1
+
+
+def test_topogen_script_writes_pictures(tmp_path):
+    pytest.importorskip("matplotlib")
+    tg = _load("topogen_synthetic")
+    assert tg.main(["--test", "3", "--steps", "3", "--frames", "2", "--out", str(tmp_path)]) == 0
+    from PIL import Image
+
+    with Image.open(tmp_path / "topogen_test3.gif") as im:
+        assert im.n_frames == 2
+    assert (tmp_path / "topogen_test3.png").read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(ValueError, match="test"):
+        tg.make_clouds(4)
+
+
+# ----------------------------------------------------------------------------- topological autoencoder
+
+
+@pytest.mark.slow
+def test_topo_autoencoder_keeps_the_h0_pattern_better():
+    """With the signature term the latent batches merge into clusters more like the inputs do."""
+    pytest.importorskip("sklearn")
+    ae = _load("topo_autoencoder")
+    r = ae.run(term="signature", weight=10.0, epochs=40, seed=0, progress=False, verbose=False)
+    assert r["topo"]["topology_gap"] < r["plain"]["topology_gap"]
+    for m in (r["plain"], r["topo"]):
+        assert 0.0 < m["trustworthiness"] <= 1.0 and m["recon"] > 0
+
+
+def test_topology_gap_against_scipy_and_gudhi():
+    """One batch: the figure is gudhi's Wasserstein distance between the two minimum-spanning-tree
+    edge sets (as H0 diagrams), each divided by its mean, per bar."""
+    pytest.importorskip("sklearn")
+    from gudhi.wasserstein import wasserstein_distance
+    from scipy.sparse.csgraph import minimum_spanning_tree
+    from scipy.spatial.distance import cdist
+
+    ae = _load("topo_autoencoder")
+    g = torch.Generator().manual_seed(0)
+    x, z = torch.randn(40, 8, generator=g, dtype=torch.float64), torch.randn(40, 2, generator=g, dtype=torch.float64)
+
+    def h0(a):
+        d = minimum_spanning_tree(cdist(a.numpy(), a.numpy())).data
+        d = d / d.mean()
+        return torch.stack([torch.zeros(len(d), dtype=torch.float64), torch.from_numpy(d)], 1).numpy()
+
+    ref = wasserstein_distance(h0(x), h0(z), order=1.0, internal_p=float("inf")) / 39
+    assert ae.topology_gap(x, z, batch_size=40, repeats=1) == pytest.approx(ref, rel=1e-6)
+    with pytest.raises(ValueError, match="batch_size"):
+        ae.topology_gap(x[:5], z[:5], batch_size=40)
+
+
+def test_topo_autoencoder_script(tmp_path, capsys):
+    pytest.importorskip("sklearn")
+    pytest.importorskip("matplotlib")
+    ae = _load("topo_autoencoder")
+    assert ae.main(["--epochs", "1", "--term", "topogen", "--out", str(tmp_path)]) == 0
+    assert "trustworthiness" in capsys.readouterr().out
+    assert (tmp_path / "autoencoder_topogen.png").read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(ValueError, match="term"):
+        ae.train(torch.zeros(10, 64), term="other")
