@@ -49,7 +49,8 @@ def test_disk_with_holes_topology():
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"hole_radius": 0.3}, "radius / 6"),
+        ({"hole_radius": 0.3}, "too large"),
+        ({"n_holes": 1, "hole_radius": 1.0}, "too large"),
         ({"pos_radius": 0.2}, "pos_radius"),
         ({"n_holes": 0}, "n_holes"),
         ({"n_neg": -1}, "n_neg"),

@@ -216,3 +216,18 @@ def test_topo_autoencoder_script(tmp_path, capsys):
     assert (tmp_path / "autoencoder_topogen.png").read_bytes()[:4] == b"\x89PNG"
     with pytest.raises(ValueError, match="term"):
         ae.train(torch.zeros(10, 64), term="other")
+
+
+# ----------------------------------------------------------------------------- plot gallery
+
+
+def test_plot_gallery_script(tmp_path):
+    pytest.importorskip("matplotlib")
+    gallery = _load("plot_gallery")
+    assert gallery.main(["--n", "40", "--steps", "6", "--out", str(tmp_path)]) == 0
+    from PIL import Image
+
+    with Image.open(tmp_path / "plot_gallery.png") as im:
+        assert im.format == "PNG"
+    with Image.open(tmp_path / "grow_loop.gif") as im:
+        assert im.n_frames == 7

@@ -78,7 +78,7 @@ def disk_with_holes(n_neg: int = 500, n_pos: int = 500, *, n_holes: int = 9, rad
     ``hole_radius`` cut out (so its cloud has ``n_holes`` one-dimensional holes); class 1 is
     ``n_holes`` small disks of radius ``pos_radius`` sitting in the middles of the holes (so it has
     ``n_holes`` components). The holes lie evenly on the circle of radius ``radius / 2``, plus one
-    at the center when ``center_hole``.
+    at the center when ``center_hole``; they must fit in the disk without overlapping.
 
     Returns:
         ``(x, y)``: ``(n_neg + n_pos, 2)`` points in random order and their int64 labels.
@@ -93,10 +93,14 @@ def disk_with_holes(n_neg: int = 500, n_pos: int = 500, *, n_holes: int = 9, rad
     n_holes = _check_count(n_holes, "n_holes", 1)
     if not 0 < pos_radius <= hole_radius:
         raise ValueError(f"need 0 < pos_radius <= hole_radius; got pos_radius={pos_radius}, hole_radius={hole_radius}")
-    if not 6 * hole_radius <= radius:
-        raise ValueError(f"hole_radius must be at most radius / 6 so the holes fit; got {hole_radius} for radius {radius}")
-    g = _generator(seed)
     centers = hole_centers(n_holes, radius, center_hole=center_hole)
+    gap = torch.pdist(centers).min().item() if n_holes > 1 else math.inf
+    if not (2 * hole_radius <= gap and centers.norm(dim=1).max().item() + hole_radius < radius):
+        raise ValueError(
+            f"hole_radius={hole_radius} is too large: {n_holes} holes must fit in the disk of radius {radius} "
+            f"without overlapping (at most {min(gap / 2, radius - centers.norm(dim=1).max().item()):.4g} here)"
+        )
+    g = _generator(seed)
     # Rejection sampling in rounds: draw many points at once, keep those outside every hole.
     kept, have = [], 0
     while have < n_neg:

@@ -711,7 +711,7 @@ def animate_snapshots(
 
     update(0)  # lay the figure out with the titles in place
     top = 1.0 - (0.25 / fig.get_figheight() if frame_titles is not None else 0.0)
-    fig.tight_layout(rect=(0.0, 0.0, 1.0, top))
+    fig.tight_layout(rect=(0.0, 0.02, 1.0, top))
     anim = FuncAnimation(fig, update, frames=len(frames), interval=1000.0 / fps, blit=False)
     if path is not None:
         path = Path(path)
