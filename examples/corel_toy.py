@@ -199,7 +199,8 @@ def _plots(out: Path, snapshots: dict, labels: torch.Tensor, losses: list[float]
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--n-per", type=int, default=500, help="points per Gaussian (default 500)")
     p.add_argument("--epochs", type=int, default=50, help="training epochs (default 50)")
     p.add_argument("--batch-size", type=int, default=50)

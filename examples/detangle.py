@@ -280,7 +280,8 @@ def _pictures(out: Path, dataset: str, x: torch.Tensor, y: torch.Tensor, plain: 
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dataset", choices=["holes", "lines"], default="holes")
     p.add_argument("--n-points", type=int, default=1600, help="points in the data set (default 1600)")
     p.add_argument("--n-holes", type=int, default=3, help="holes of the 'holes' data set (default 3; the post uses 9)")

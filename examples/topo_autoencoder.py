@@ -47,9 +47,12 @@ class AutoEncoder(torch.nn.Module):
 
     def __init__(self, n_in: int = 64, hidden: int = 32, latent: int = 2) -> None:
         super().__init__()
-        self.encoder = torch.nn.Sequential(torch.nn.Linear(n_in, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, latent))
-        self.decoder = torch.nn.Sequential(torch.nn.Linear(latent, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, n_in),
-                                           torch.nn.Sigmoid())
+        self.encoder = torch.nn.Sequential(
+            torch.nn.Linear(n_in, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, latent)
+        )
+        self.decoder = torch.nn.Sequential(
+            torch.nn.Linear(latent, hidden), torch.nn.ReLU(), torch.nn.Linear(hidden, n_in), torch.nn.Sigmoid()
+        )
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         z = self.encoder(x)
@@ -210,7 +213,8 @@ def _pictures(out: Path, term: str, plain: AutoEncoder, topo: AutoEncoder, xt: t
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--term", choices=["signature", "topogen"], default="signature")
     p.add_argument("--weight", type=float, default=10.0, help="weight of the topological term (default 10)")
     p.add_argument("--epochs", type=int, default=60)

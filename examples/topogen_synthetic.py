@@ -200,7 +200,8 @@ def _pictures(out: Path, test: int, start: torch.Tensor, target: torch.Tensor, r
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--test", default="all", choices=["1", "2", "3", "all"])
     p.add_argument("--steps", type=int, default=None, help="Adam steps (default: Topo-GEN's, 15000/2500/7500)")
     p.add_argument("--lr", type=float, default=None, help="learning rate (default: Topo-GEN's, 0.01/0.05/0.1)")
@@ -217,8 +218,8 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     torch.set_num_threads(a.threads)
     for test in ((1, 2, 3) if a.test == "all" else (int(a.test),)):
-        run(test, steps=a.steps, lr=a.lr, reduction=a.reduction, push=not a.no_push, long=a.long, frames=a.frames, backend=a.backend,
-            seed=a.seed, out=None if a.no_plot else a.out)
+        run(test, steps=a.steps, lr=a.lr, reduction=a.reduction, push=not a.no_push, long=a.long, frames=a.frames,
+            backend=a.backend, seed=a.seed, out=None if a.no_plot else a.out)
     return 0
 
 

@@ -209,7 +209,7 @@ def test_matching_with_different_essential_counts_is_infinite():
 
 def _check_matching(a, b, rows):
     """Every finite point is used exactly once; essential bars only meet essential bars, once."""
-    for arr, col, other, ocol in ((a, 0, b, 1), (b, 1, a, 0)):
+    for arr, col in ((a, 0), (b, 1)):
         used = rows[rows[:, col] >= 0, col]
         assert len(np.unique(used)) == len(used)
         np.testing.assert_array_equal(np.isin(np.flatnonzero(np.isfinite(arr[:, 1])), used), True)

@@ -492,7 +492,8 @@ def plot_matching(
     seg_both = np.stack([pa[i[both]], pb[j[both]]], axis=1)
     lone_pts = np.concatenate([pa[i[(i >= 0) & (j < 0)]], pb[j[(j >= 0) & (i < 0)]]])
     mid = lone_pts.mean(axis=1, keepdims=True) if len(lone_pts) else np.zeros((0, 1))
-    seg_diag = np.stack([lone_pts, np.concatenate([mid, mid], axis=1)], axis=1) if len(lone_pts) else np.zeros((0, 2, 2))
+    proj = np.concatenate([mid, mid], axis=1)
+    seg_diag = np.stack([lone_pts, proj], axis=1) if len(lone_pts) else np.zeros((0, 2, 2))
     ax.add_collection(LineCollection(seg_both, colors="0.35", lw=1.0, zorder=2))
     ax.add_collection(LineCollection(seg_diag, colors="0.35", lw=0.9, linestyles="dashed", zorder=2))
     if metric == "bottleneck" and len(pairs):
@@ -535,7 +536,9 @@ def _points2d(x: object, name: str) -> np.ndarray:
         x = x.detach().cpu().double().numpy()
     arr = np.asarray(x, dtype=np.float64)
     if arr.ndim != 2 or arr.shape[1] < 2:
-        raise ValueError(f"{name} must be (n, d) points with d >= 2 (the first two coordinates are drawn); got {arr.shape}")
+        raise ValueError(
+            f"{name} must be (n, d) points with d >= 2 (the first two coordinates are drawn); got {arr.shape}"
+        )
     return arr[:, :2]
 
 
