@@ -322,3 +322,15 @@ def test_missing_matplotlib_names_the_extra():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "ERR" in out.stdout and "pip install 'difftda[plot]'" in out.stdout
+
+
+@pytest.mark.gpu
+def test_plots_take_cuda_tensors(tmp_path):
+    x = torch.randn(40, 2, device="cuda")
+    dgms = difftda.persistence(x, maxdim=1)
+    plot.plot_diagram(dgms)
+    plot.plot_barcode(dgms)
+    plot.plot_matching(dgms[1], difftda.persistence(torch.randn(40, 2, device="cuda"), maxdim=1)[1])
+    plot.plot_critical_edges(x, dgms[1], top=1)
+    plot.animate_snapshots([x, 2 * x], tmp_path / "cuda.gif", dpi=30)
+    assert (tmp_path / "cuda.gif").stat().st_size > 0
