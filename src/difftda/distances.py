@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import math
 
+import functools
+
 import numpy as np
 import torch
-from scipy.spatial.distance import squareform
 
 from ._checks import check_cloud, check_metric
 
@@ -56,8 +57,13 @@ def distances(x: torch.Tensor, metric: str) -> torch.Tensor:
         # the other clouds of a batch or on padding.
         clouds = x.unsqueeze(0) if x.dim() == 2 else x
         B, n, _ = clouds.shape
-        if not (torch.is_grad_enabled() and x.requires_grad):  # no graph: scipy lays out the square
-            d = torch.from_numpy(np.stack([squareform(torch.pdist(c, p).numpy(), checks=False) for c in clouds]))
+        if not (torch.is_grad_enabled() and x.requires_grad):  # no graph: numpy lays out the squares
+            cond = torch.stack([torch.pdist(c, p) for c in clouds]).numpy()
+            upper, lower = _square_positions(n)
+            square = np.zeros((B, n * n), cond.dtype)
+            square[:, upper] = cond
+            square[:, lower] = cond
+            d = torch.from_numpy(square).view(B, n, n)
         else:
             i, j = torch.triu_indices(n, n, 1)
             cond = torch.stack([torch.pdist(c, p) for c in clouds])
@@ -77,6 +83,13 @@ def distances(x: torch.Tensor, metric: str) -> torch.Tensor:
 
 
 _PDIST_MIN_DIM = 8
+
+
+@functools.lru_cache(maxsize=16)
+def _square_positions(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Flat positions in an (n, n) matrix of the pairs of ``torch.pdist``: above and below the diagonal."""
+    i, j = np.triu_indices(n, 1)
+    return i * n + j, j * n + i
 
 
 def edge_lengths(x: torch.Tensor, i: torch.Tensor, j: torch.Tensor, metric: str = "euclidean") -> torch.Tensor:

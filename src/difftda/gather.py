@@ -74,34 +74,40 @@ def gather(
     B, N = dist.shape[0], dist.shape[-1]
     fin, fg, ess, eg = bp
     K, M = len(fin), len(ess)
-    # One host -> device copy for all the indices of the batch.
-    idx = torch.from_numpy(np.concatenate([fin.ravel(), ess.ravel(), fg % B, eg % B])).to(dist.device)
-    fin_t = idx[: 4 * K].view(K, 4)
-    ess_t = idx[4 * K : 4 * K + 2 * M].view(M, 2)
-    fin_cloud = idx[4 * K + 2 * M : 5 * K + 2 * M]
-    ess_cloud = idx[5 * K + 2 * M :]
     ngroups = (maxdim + 1) * B
     fin_counts = np.bincount(fg, minlength=ngroups)
     ess_counts = np.bincount(eg, minlength=ngroups)
     # Groups are dimension-major: H0 comes first, and its births are vertices (length exactly 0).
     k0, m0 = int(fin_counts[:B].sum()), int(ess_counts[:B].sum())
-    # Every other critical edge as (cloud, i, j): deaths, births of H>=1, essential births of H>=1.
-    cloud = torch.cat([fin_cloud, fin_cloud[k0:], ess_cloud[m0:]])
-    ii = torch.cat([fin_t[:, 2], fin_t[k0:, 0], ess_t[m0:, 0]])
-    jj = torch.cat([fin_t[:, 3], fin_t[k0:, 1], ess_t[m0:, 1]])
-    if points is not None:
-        values = dist.detach()[cloud, ii, jj]
-        if points.requires_grad:  # the value read above, the gradient of |x_i - x_j| (critical edges only)
-            values = known_lengths(points.reshape(B * N, -1), cloud * N + ii, cloud * N + jj, values, metric)
-    else:
-        values = dist[cloud, ii, jj]
-    zero = values.new_zeros(k0 + m0)
+    fc, ec = fg % B, eg % B
+    # The edges whose lengths are read: every death, the births of H>=1, the essential births of H>=1.
+    c = np.concatenate([fc, fc[k0:], ec[m0:]])
+    i = np.concatenate([fin[:, 2], fin[k0:, 0], ess[m0:, 0]])
+    j = np.concatenate([fin[:, 3], fin[k0:, 1], ess[m0:, 1]])
+    # Where each output value sits in [0, lengths...]: H0 births are the leading 0.
+    E = len(c)
+    birth_pos = np.concatenate([np.zeros(k0, np.int64), np.arange(K + 1, K + 1 + K - k0)])
+    pair_pos = np.stack([birth_pos, np.arange(1, K + 1)], axis=1)
+    ess_pos = np.concatenate([np.zeros(m0, np.int64), np.arange(2 * K - k0 + 1, E + 1)])
+    grad_points = points is not None and points.requires_grad
+    parts_host = [fin.ravel(), ess.ravel(), fc, ec, (c * N + i) * N + j, pair_pos.ravel(), ess_pos]
+    if grad_points:
+        parts_host += [c * N + i, c * N + j]
+    # One host -> device copy for all the indices of the batch; the rest are views of it.
+    idx = torch.from_numpy(np.concatenate(parts_host)).to(dist.device)
+    fin_t, ess_t, fin_cloud, ess_cloud, flat, pair_pos_t, ess_pos_t, *point_ij = torch.split(
+        idx, [4 * K, 2 * M, K, M, E, 2 * K, M] + ([E, E] if grad_points else [])
+    )
+    fin_t, ess_t = fin_t.view(K, 4), ess_t.view(M, 2)
     source = dist if points is None else points
-    if source.requires_grad:  # constant, but attached to the graph like every other value
-        zero = zero + source.reshape(-1)[:1].sum() * 0
-    deaths, rest = values[:K], values[K:]
-    pairs = torch.stack([torch.cat([zero[:k0], rest[: K - k0]]), deaths], dim=1)
-    births = torch.cat([zero[k0:], rest[K - k0 :]])
+    values = (dist.detach() if points is not None else dist).reshape(-1)[flat]
+    if grad_points:  # the value read above, the gradient of |x_i - x_j| (critical edges only)
+        values = known_lengths(points.reshape(B * N, -1), *point_ij, values, metric)
+    # The constant 0 of H0 births, attached to the graph like every other value when there is one.
+    zero = source.reshape(-1)[:1] * 0 if source.requires_grad else values.new_zeros(1)
+    ext = torch.cat([zero, values])
+    pairs = ext[pair_pos_t].view(K, 2)
+    births = ext[ess_pos_t]
     parts = list(zip(
         torch.split(pairs, fin_counts.tolist()), torch.split(births, ess_counts.tolist()),
         torch.split(fin_t, fin_counts.tolist()), torch.split(ess_t, ess_counts.tolist()),

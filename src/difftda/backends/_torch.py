@@ -80,25 +80,26 @@ def _to_batch_pairing(
 
 
 def _prim_numpy_one(d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Prim on one ``(n, n)`` matrix: ``n - 1`` steps of O(n) vector work (the algorithm's loop, not
+    a loop per bar). ``blocked`` is +inf on vertices already in the tree, so one addition keeps
+    them out of every later update."""
     n = d.shape[0]
-    done = np.zeros(n, bool)
-    done[0] = True
-    key = d[0].copy()
-    key[0] = np.inf
+    blocked = np.zeros(n, d.dtype)
+    blocked[0] = np.inf
+    key = d[0] + blocked
     parent = np.zeros(n, np.int64)
     added = np.empty(max(n - 1, 0), np.int64)
     via = np.empty_like(added)
     weight = np.empty(max(n - 1, 0))
-    for s in range(n - 1):  # n steps of O(n) vector work: the algorithm, not a loop per bar
+    cand, better = np.empty_like(key), np.empty(n, bool)
+    for s in range(n - 1):
         v = int(key.argmin())
         added[s], via[s], weight[s] = v, parent[v], key[v]
-        done[v] = True
-        row = d[v]
-        better = row < key
-        better &= ~done
-        np.copyto(key, row, where=better)
+        blocked[v] = key[v] = np.inf
+        np.add(d[v], blocked, out=cand)
+        np.less(cand, key, out=better)
+        np.minimum(key, cand, out=key)
         parent[better] = v
-        key[v] = np.inf
     return added, via, weight
 
 
@@ -106,27 +107,26 @@ def _prim_numpy(d: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarra
     """Prim on a padded batch ``(B, N, N)``: every step advances all clouds together."""
     B, N, _ = d.shape
     base = np.arange(B) * N
-    done = np.arange(N)[None, :] >= sizes[:, None]  # padding is never picked
-    done[:, 0] = True
-    key = np.where(done, np.inf, d[:, 0, :])
+    blocked = np.where(np.arange(N)[None, :] >= sizes[:, None], np.inf, 0.0).astype(d.dtype)  # padding
+    blocked[:, 0] = np.inf
+    key = d[:, 0, :] + blocked
     parent = np.zeros((B, N), np.int64)
     added = np.zeros((B, max(N - 1, 0)), np.int64)
     via = np.zeros_like(added)
     weight = np.full((B, max(N - 1, 0)), np.inf)
-    key_f, done_f, parent_f, rows = key.ravel(), done.ravel(), parent.ravel(), d.reshape(B * N, N)
+    key_f, blocked_f, parent_f, rows = key.ravel(), blocked.ravel(), parent.ravel(), d.reshape(B * N, N)
     v_col = np.empty((B, 1), np.int64)
+    cand, better = np.empty_like(key), np.empty(key.shape, bool)
     for s in range(N - 1):
         v = key.argmin(axis=1)
         flat = base + v  # flat indices: cheaper than 2-D fancy indexing
         added[:, s], via[:, s], weight[:, s] = v, parent_f[flat], key_f[flat]
-        done_f[flat] = True
-        row = rows[flat]
-        better = row < key
-        better &= ~done
-        np.copyto(key, row, where=better)
+        blocked_f[flat] = key_f[flat] = np.inf
+        np.add(rows[flat], blocked, out=cand)
+        np.less(cand, key, out=better)
+        np.minimum(key, cand, out=key)
         v_col[:, 0] = v
         np.copyto(parent, v_col, where=better)
-        key_f[flat] = np.inf
     return added, via, weight
 
 
