@@ -27,6 +27,8 @@ def _demo_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n-per", type=int, default=500, help="points per Gaussian (default 500)")
     p.add_argument("--backend", default="auto", help="persistence backend spec (default auto)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch threads (default 1: the model is tiny, and more threads only contend)")
     p.add_argument("--out", type=Path, default=Path("difftda-demo"), help="folder for the PNG files")
     p.add_argument("--no-plot", action="store_true", help="do not write pictures")
 
@@ -52,6 +54,7 @@ def demo(args: argparse.Namespace) -> int:
     import difftda
     from difftda.datasets import three_gaussians
 
+    torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     gen = torch.Generator().manual_seed(args.seed)
     x, labels = three_gaussians(args.n_per, seed=args.seed)
