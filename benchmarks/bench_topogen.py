@@ -83,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     dgms = difftda.persistence(x, maxdim=1, backend=args.backend)
     print(
         f"Topo-GEN regularizers, {args.n} points in R^{args.dim}, {args.dtype}, {dev}, backend "
-        f"{difftda.get_backend(args.backend, maxdim=1)}, torch {torch.__version__} ({torch.get_num_threads()} threads); "
+        f"{difftda.get_backend(args.backend, maxdim=1)}, torch {torch.__version__} "
+        f"({torch.get_num_threads()} threads); "
         f"median of {args.repeat} runs"
     )
     print(f"diagrams: H0 {dgms[0].pairs.shape[0]} finite bars, H1 {dgms[1].pairs.shape[0]}")

@@ -635,7 +635,11 @@ def test_empty_inputs_give_a_differentiable_scalar(name, other, dtype, device):
     if name in ALL_ONE_ARG:
         _check_scalar(ALL_ONE_ARG[name](x), x, device)
         return
-    o = {"empty": torch.zeros((0, 2)), "essential-only": torch.tensor([[0.0, INF]]), "one-bar": torch.tensor([[0.0, 1.0]])}
+    o = {
+        "empty": torch.zeros((0, 2)),
+        "essential-only": torch.tensor([[0.0, INF]]),
+        "one-bar": torch.tensor([[0.0, 1.0]]),
+    }
     b = o[other].to(device=device, dtype=dtype)
     v = ALL_TWO_ARGS[name](x, b)
     if other == "essential-only" and "distance" in name:
@@ -743,10 +747,13 @@ def test_module_targets_are_buffers_that_follow_the_module():
         (lambda: L.total_persistence(torch.zeros(1, 2), p=0), ValueError, "p must be > 0"),
         (lambda: L.persistent_entropy(torch.zeros(1, 2), base=1), ValueError, "base"),
         (lambda: L.wasserstein_distance(torch.zeros(1, 2), torch.zeros(1, 2), order=0.5), ValueError, "order"),
-        (lambda: L.wasserstein_distance(torch.zeros(1, 2), torch.zeros(1, 2), internal_p=0.5), ValueError, "internal_p"),
+        (lambda: L.wasserstein_distance(torch.zeros(1, 2), torch.zeros(1, 2), internal_p=0.5), ValueError,
+         "internal_p"),
         (lambda: L.wasserstein_distance(torch.zeros(1, 2), [[0.0, 1.0]]), TypeError, "b must be"),
-        (lambda: L.sliced_wasserstein_distance(torch.zeros(1, 2), torch.zeros(1, 2), 0), ValueError, "n_directions"),
-        (lambda: L.sliced_wasserstein_distance(torch.zeros(1, 2), torch.zeros(1, 2), directions="foo"), ValueError, "grid"),
+        (lambda: L.sliced_wasserstein_distance(torch.zeros(1, 2), torch.zeros(1, 2), 0), ValueError,
+         "n_directions"),
+        (lambda: L.sliced_wasserstein_distance(torch.zeros(1, 2), torch.zeros(1, 2), directions="foo"), ValueError,
+         "grid"),
         (lambda: L.sliced_wasserstein_distance(torch.zeros(1, 2), torch.zeros(1, 2), seed="a"), TypeError, "seed"),
         (lambda: L.bottleneck_loss(torch.zeros(1, 2), None, "mean"), ValueError, "reduction"),
         (lambda: L.dsigma_loss(torch.zeros(1, 2), None, sigma=0), ValueError, "sigma"),

@@ -12,7 +12,9 @@ __all__ = [
 ]
 
 
-def three_gaussians(n_per: int = 500, *, seed: int = 0, dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
+def three_gaussians(
+    n_per: int = 500, *, seed: int = 0, dtype: torch.dtype = torch.float32
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The toy data of Hofer et al. (ICML'19, seed 000): three Gaussians in R^2.
 
     Means (4, 4), (3, 3), (0, 0.5) and scales 1, 3, 0.5, as in the torchph tutorial. Returns the

@@ -7,9 +7,8 @@ duplicate points (no ``sqrt(0)`` NaN).
 
 from __future__ import annotations
 
-import math
-
 import functools
+import math
 
 import numpy as np
 import torch

@@ -11,6 +11,7 @@ import torch
 
 from ..diagrams import Diagram, Diagrams
 
+
 def as_diagram(dgm: Diagram | torch.Tensor, name: str = "dgm") -> tuple[torch.Tensor, torch.Tensor]:
     """``(pairs, essential)`` of a :class:`Diagram`, or of a ``(k, 2)`` tensor whose rows with
     ``death == inf`` are essential bars.
