@@ -8,7 +8,7 @@ import numpy as np
 
 from . import register_backend
 from ._base import Backend, DimPairing, Pairing, from_generators
-from ._graph import EdgeLookup
+from ._graph import find_edges
 
 #: ``n_threads="auto"`` uses one thread below this many points (thread start-up costs more there).
 AUTO_THREADS_MIN_POINTS = 150
@@ -73,22 +73,24 @@ def _repair(dist: np.ndarray, out: dict, pairing: Pairing) -> Pairing | None:
     generators); replace wrong edges by the unique edge of the right length. None: a wrong edge
     has a tied length, so it cannot be repaired."""
     d32 = dist.astype(np.float32, copy=False)
-    lookup = None
-    fixed = [pairing[0]]  # H0 is paired by union-find before any thread starts
+    fixed, wrong = [pairing[0]], []  # H0 is paired by union-find before any thread starts
     for k in range(1, len(pairing)):
         dgm = np.asarray(out["dgms"][k], dtype=np.float32).reshape(-1, 2)
         finite = np.isfinite(dgm[:, 1])
         fin, ess = pairing[k].finite.copy(), pairing[k].essential.copy()
         if len(fin) != int(finite.sum()) or len(ess) != int((~finite).sum()):
             return None
-        columns = ((fin[:, 0:2], dgm[finite, 0]), (fin[:, 2:4], dgm[finite, 1]), (ess, dgm[~finite, 0]))
-        for edges, values in columns:
+        for edges, values in ((fin[:, 0:2], dgm[finite, 0]), (fin[:, 2:4], dgm[finite, 1]), (ess, dgm[~finite, 0])):
             bad = np.flatnonzero(d32[edges[:, 0], edges[:, 1]] != values)
             if bad.size:
-                lookup = lookup or EdgeLookup(dist, np.float32)
-                i, j, unique = lookup.find(values[bad])
-                if not unique.all():
-                    return None
-                edges[bad, 0], edges[bad, 1] = i, j
+                wrong.append((edges, bad, values[bad]))
         fixed.append(DimPairing(fin, ess))
+    if wrong:  # one lookup for all of them
+        i, j, unique = find_edges(dist, np.concatenate([w[2] for w in wrong]), np.float32)
+        if not unique.all():
+            return None
+        start = 0
+        for edges, bad, _ in wrong:  # a few column blocks, not bars
+            edges[bad, 0], edges[bad, 1] = i[start : start + bad.size], j[start : start + bad.size]
+            start += bad.size
     return tuple(fixed)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import breadth_first_order, connected_components, minimum_spanning_tree
@@ -43,32 +45,29 @@ def mst_h0(dist: np.ndarray, thresh: float) -> DimPairing:
     return DimPairing(finite, essential)
 
 
-class EdgeLookup:
-    """Find, for given values, an edge of a distance matrix with exactly that length.
+@functools.lru_cache(maxsize=8)
+def _upper(n: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.triu_indices(n, k=1)
+
+
+def find_edges(dist: np.ndarray, values: np.ndarray, dtype: type = np.float64) -> tuple[np.ndarray, ...]:
+    """For each value, an edge ``(i, j)``, ``i < j``, of exactly that length, and whether it is the
+    only edge of that length: ``(i, j, unique)``.
 
     Used where an engine reports values but not (reliably) edges. Lengths are compared after a cast
     to ``dtype`` (float32 for engines that pair in float32). Tie rule, documented and deterministic:
-    among the edges of equal length, the first one in row-major order of ``(i, j)``, ``i < j``.
+    among the edges of equal length, the first one in row-major order. Only the edges whose length is
+    among ``values`` are sorted, so a few values cost one pass over the matrix.
     """
-
-    def __init__(self, dist: np.ndarray, dtype: type = np.float64) -> None:
-        self.i, self.j = np.triu_indices(dist.shape[0], k=1)
-        lengths = dist[self.i, self.j].astype(dtype)
-        self.order = np.argsort(lengths, kind="stable")
-        self.sorted = lengths[self.order]
-        self.dtype = dtype
-
-    def __call__(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        i, j, _ = self.find(values)
-        return i, j
-
-    def find(self, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(i, j, unique)``: an edge of each value, and whether it is the only edge of that length."""
-        v = np.asarray(values).astype(self.dtype)
-        pos = np.searchsorted(self.sorted, v, side="left")
-        end = np.searchsorted(self.sorted, v, side="right")
-        pos = np.minimum(pos, self.sorted.size - 1)
-        if self.sorted.size == 0 or not np.array_equal(self.sorted[pos], v):
-            raise RuntimeError("internal error: a persistence value matches no edge length of the matrix")
-        edge = self.order[pos]
-        return self.i[edge], self.j[edge], (end - pos) == 1
+    v = np.asarray(values).astype(dtype).reshape(-1)
+    i, j = _upper(dist.shape[0])
+    lengths = dist[i, j].astype(dtype, copy=False)
+    candidates = np.flatnonzero(np.isin(lengths, v))
+    order = candidates[np.argsort(lengths[candidates], kind="stable")]  # ties stay in row-major order
+    ranked = lengths[order]
+    pos = np.searchsorted(ranked, v, side="left")
+    end = np.searchsorted(ranked, v, side="right")
+    if v.size and (ranked.size == 0 or not np.array_equal(ranked[np.minimum(pos, ranked.size - 1)], v)):
+        raise RuntimeError("internal error: a persistence value matches no edge length of the matrix")
+    edge = order[np.minimum(pos, max(ranked.size - 1, 0))] if v.size else np.zeros(0, np.int64)
+    return i[edge], j[edge], (end - pos) == 1

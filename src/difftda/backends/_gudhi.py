@@ -6,7 +6,7 @@ import numpy as np
 
 from . import register_backend
 from ._base import Backend, DimPairing, Pairing, from_generators
-from ._graph import EdgeLookup
+from ._graph import find_edges
 
 
 @register_backend
@@ -64,7 +64,6 @@ class GudhiBackend(Backend):
 
 def _repair(st: object, dist: np.ndarray, result: list[DimPairing]) -> list[DimPairing]:
     """Replace edges whose matrix length differs from their filtration value in the collapsed tree."""
-    lookup = None
     fixed = []
     for pairing in result:
         cols = [pairing.finite[:, 0:2], pairing.finite[:, 2:4], pairing.essential]
@@ -75,8 +74,7 @@ def _repair(st: object, dist: np.ndarray, result: list[DimPairing]) -> list[DimP
             value = np.array([st.filtration([int(a), int(b)]) if a != b else 0.0 for a, b in edges], np.float64)
             bad = np.flatnonzero(dist[edges[:, 0], edges[:, 1]] != value) if len(edges) else np.zeros(0, int)
             if bad.size:
-                lookup = lookup or EdgeLookup(dist)
-                edges[bad, 0], edges[bad, 1] = lookup(value[bad])
+                edges[bad, 0], edges[bad, 1], _ = find_edges(dist, value[bad])
             new.append(edges)
         fixed.append(DimPairing(np.concatenate(new[:2], axis=1), new[2]))
     return fixed

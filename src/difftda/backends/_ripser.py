@@ -6,7 +6,7 @@ import numpy as np
 
 from . import register_backend
 from ._base import Backend, DimPairing, Pairing
-from ._graph import EdgeLookup, mst_h0
+from ._graph import find_edges, mst_h0
 
 
 @register_backend
@@ -34,13 +34,17 @@ class RipserBackend(Backend):
         if maxdim == 0:
             return tuple(result)
         dgms = self._ripser(dist, maxdim=maxdim, thresh=thresh, coeff=coeff, distance_matrix=True)["dgms"]
-        lookup = EdgeLookup(dist, np.float32)
-        for k in range(1, maxdim + 1):
-            dgm = np.asarray(dgms[k], dtype=np.float64).reshape(-1, 2)
-            fin = dgm[np.isfinite(dgm[:, 1]) & (dgm[:, 1] > dgm[:, 0])]
-            ess = dgm[~np.isfinite(dgm[:, 1])]
-            bi, bj = lookup(fin[:, 0])
-            di, dj = lookup(fin[:, 1])
-            ei, ej = lookup(ess[:, 0])
+        dgms = [np.asarray(dgms[k], dtype=np.float64).reshape(-1, 2) for k in range(1, maxdim + 1)]
+        fins = [d[np.isfinite(d[:, 1]) & (d[:, 1] > d[:, 0])] for d in dgms]
+        esss = [d[~np.isfinite(d[:, 1]), 0] for d in dgms]
+        # One lookup for every value of every dimension: births, deaths, essential births.
+        values = np.concatenate([np.concatenate([f[:, 0], f[:, 1], e]) for f, e in zip(fins, esss)])
+        i, j, _ = find_edges(dist, values, np.float32)
+        start = 0
+        for f, e in zip(fins, esss):
+            k, m = len(f), len(e)
+            bi, di, ei = np.split(i[start : start + 2 * k + m], [k, 2 * k])
+            bj, dj, ej = np.split(j[start : start + 2 * k + m], [k, 2 * k])
+            start += 2 * k + m
             result.append(DimPairing(np.stack([bi, bj, di, dj], axis=1), np.stack([ei, ej], axis=1)))
         return tuple(result)
