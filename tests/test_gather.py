@@ -55,7 +55,9 @@ def test_precomputed_gradient_reaches_matrix(backend):
     d = difftda.pairwise_distances(torch.randn(12, 2, dtype=torch.float64)).requires_grad_(True)
     dgms = difftda.persistence(d, maxdim=0, backend=backend, metric="precomputed")
     dgms[0].pairs[:, 1].sum().backward()
-    # Each finite H0 death is one matrix entry: the gradient marks exactly the spanning-tree edges.
+    # Each finite H0 death is one entry, its gradient split between D[i, j] and D[j, i]: the
+    # gradient marks exactly the spanning-tree edges, symmetrically.
+    assert torch.equal(d.grad, d.grad.T)
     g = d.grad + d.grad.T
     assert int((g != 0).sum()) == 2 * 11 and torch.allclose(g[g != 0], torch.ones(22, dtype=torch.float64))
 

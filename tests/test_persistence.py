@@ -263,7 +263,7 @@ def test_missing_package_names_the_extra():
     "kwargs,exc,match",
     [
         (dict(x=np.zeros((5, 2))), TypeError, "torch.Tensor"),
-        (dict(x=torch.zeros(5, 2, dtype=torch.int64)), TypeError, "floating"),
+        (dict(x=torch.zeros(5, 2, dtype=torch.int64)), TypeError, "float32 or float64"),
         (dict(x=torch.zeros(5)), ValueError, "shape"),
         (dict(x=torch.zeros(2, 5, 2, 2)), ValueError, "shape"),
         (dict(x=torch.tensor([[0.0, float("nan")], [1.0, 1.0]])), ValueError, "NaN"),
@@ -321,3 +321,54 @@ def test_batch_cat_holds_every_bar(backend):
 def test_auto_takes_no_options():
     with pytest.raises(TypeError, match="auto"):
         difftda.get_backend("auto:n_threads=2")
+
+
+def test_coeff_beyond_the_engine_is_refused(backend):
+    limit = difftda.get_backend(backend).max_coeff
+    with pytest.raises(ValueError, match=f"coeff must be a prime <= {limit}"):
+        difftda.persistence(torch.randn(6, 2), maxdim=1, backend=backend, coeff=131 if limit == 127 else 46349)
+    with pytest.raises(ValueError, match="coeff"):
+        difftda.persistence(torch.randn(6, 2), maxdim=1, backend=backend, coeff=2**61 - 1)
+
+
+@pytest.mark.parametrize("scale", [1e20, 1e-25])
+def test_float32_scales_that_over_or_underflow_are_refused(scale):
+    with pytest.raises(ValueError, match="Rescale"):
+        difftda.persistence(torch.randn(6, 2) * scale, maxdim=1)
+    dgms = difftda.persistence((torch.randn(6, 2) * scale).double(), maxdim=0)  # fine in float64
+    assert len(dgms[0].pairs) == 5
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_is_refused(dtype):
+    for metric, x in (("euclidean", torch.randn(5, 2)), ("precomputed", difftda.pairwise_distances(torch.randn(5, 2)))):
+        with pytest.raises(TypeError, match="float32 or float64"):
+            difftda.persistence(x.to(dtype), maxdim=0, metric=metric)
+
+
+def test_empty_batch_is_refused():
+    with pytest.raises(ValueError, match="empty batch"):
+        difftda.persistence(torch.zeros(0, 5, 2), maxdim=0)
+
+
+@pytest.mark.parametrize(
+    "matrix,match",
+    [
+        ([[0, 1e-7, 2e-7], [5e-6, 0, 1e-7], [2e-7, 1e-7, 0]], "symmetric"),
+        ([[4e-6, 1e-7], [1e-7, 0]], "diagonal"),
+    ],
+)
+def test_small_scale_precomputed_checks_are_relative(matrix, match):
+    for dtype in (torch.float32, torch.float64):
+        with pytest.raises(ValueError, match=match):
+            difftda.persistence(torch.tensor(matrix, dtype=dtype), maxdim=0, metric="precomputed")
+
+
+def test_precomputed_gradient_is_symmetric_and_a_step_stays_valid(backend):
+    x = torch.randn(8, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
+    d = difftda.pairwise_distances(x).requires_grad_(True)
+    dgms = difftda.persistence(d, maxdim=1, backend=backend, metric="precomputed")
+    (dgms[0].pairs[:, 1].sum() + dgms[1].pairs.sum()).backward()
+    assert torch.equal(d.grad, d.grad.T) and d.grad.abs().sum() > 0
+    step = (d - 0.01 * d.grad).clamp_min(0).detach()  # a gradient step keeps a valid matrix
+    difftda.persistence(step, maxdim=1, backend=backend, metric="precomputed")

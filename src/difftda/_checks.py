@@ -33,18 +33,26 @@ def check_thresh(thresh: object) -> float:
     return thresh
 
 
+#: No engine takes a field larger than this (gudhi's limit; giotto-ph and ripser.py stop at 251).
+MAX_COEFF = 46337
+
+
 def _is_prime(p: int) -> bool:
     if p < 2:
         return False
     return all(p % q for q in range(2, math.isqrt(p) + 1))
 
 
-def check_coeff(coeff: object) -> int:
+def check_coeff(coeff: object, max_coeff: int = MAX_COEFF, backend: str | None = None) -> int:
     if isinstance(coeff, bool) or not isinstance(coeff, Integral):
         raise TypeError(f"coeff must be a prime int (the field Z/pZ); got {coeff!r}")
-    if not _is_prime(int(coeff)):
+    coeff = int(coeff)
+    if coeff > max_coeff:
+        who = f"backend {backend!r}" if backend else "difftda"
+        raise ValueError(f"coeff must be a prime <= {max_coeff} for {who}; got {coeff}")
+    if not _is_prime(coeff):
         raise ValueError(f"coeff must be a prime number (2, 3, 5, 7, 11, ...); got {coeff}")
-    return int(coeff)
+    return coeff
 
 
 def check_cloud(x: object, name: str = "x") -> torch.Tensor:
@@ -53,11 +61,29 @@ def check_cloud(x: object, name: str = "x") -> torch.Tensor:
         raise TypeError(
             f"{name} must be a torch.Tensor; got {type(x).__name__}. Wrap arrays with torch.as_tensor(...)"
         )
-    if not x.is_floating_point():
-        raise TypeError(f"{name} must have a floating dtype (float32 or float64); got {x.dtype}. Use x.float()")
+    if x.dtype not in (torch.float32, torch.float64):
+        raise TypeError(f"{name} must be float32 or float64; got {x.dtype}. Use x.float() or x.double()")
     if x.numel() and not bool(torch.isfinite(x).all()):
         raise ValueError(f"{name} contains NaN or inf; persistence needs finite coordinates/distances")
     return x
+
+
+def check_scale(x: torch.Tensor, name: str = "x") -> None:
+    """Points whose distances would overflow (or all underflow) in their dtype: a ValueError."""
+    if x.numel() == 0:
+        return
+    top = float(x.detach().abs().max())
+    info = torch.finfo(x.dtype)
+    if (2 * top) ** 2 * x.shape[-1] >= info.max:
+        raise ValueError(
+            f"{name} has coordinates up to {top:g}: squared distances overflow {x.dtype}. "
+            "Rescale the points (persistence scales with them) or use float64"
+        )
+    if 0 < top and (2 * top) ** 2 * x.shape[-1] < info.tiny:
+        raise ValueError(
+            f"{name} has coordinates below {top:g}: every squared distance underflows {x.dtype}. "
+            "Rescale the points (persistence scales with them)"
+        )
 
 
 def check_distance_matrix(d: torch.Tensor, name: str = "x") -> None:
@@ -72,8 +98,8 @@ def check_distance_matrix(d: torch.Tensor, name: str = "x") -> None:
     dd = d.detach()
     if bool((dd < 0).any()):
         raise ValueError(f"with metric='precomputed', {name} must be non-negative; found {dd.min().item():g}")
-    scale = max(float(dd.abs().max()), 1.0)
-    tol = 1e-5 * scale if dd.dtype != torch.float64 else 1e-9 * scale
+    # Rounding is relative to the matrix's scale, whatever that scale is.
+    tol = (1e-5 if dd.dtype != torch.float64 else 1e-9) * float(dd.abs().max())
     diag = torch.diagonal(dd, dim1=-2, dim2=-1)
     if bool((diag.abs() > tol).any()):
         raise ValueError(

@@ -7,7 +7,15 @@ import math
 import torch
 from torch import nn
 
-from ._checks import check_cloud, check_coeff, check_distance_matrix, check_maxdim, check_metric, check_thresh
+from ._checks import (
+    check_cloud,
+    check_coeff,
+    check_distance_matrix,
+    check_maxdim,
+    check_metric,
+    check_scale,
+    check_thresh,
+)
 from .backends import Backend, get_backend
 from .diagrams import DiagramBatch, Diagrams
 from .distances import distances
@@ -36,6 +44,8 @@ def _as_batch(x: object, metric: str) -> tuple[list[torch.Tensor] | torch.Tensor
     if x.dim() == 2:
         return x.unsqueeze(0), True
     if x.dim() == 3:
+        if x.shape[0] == 0:
+            raise ValueError("x is an empty batch (B = 0); pass at least one point cloud")
         return x, False
     kind = "(n, n) or (B, n, n) distance matrices" if metric == "precomputed" else "(n, d) or (B, n, d) points"
     raise ValueError(f"x must be {kind}, or a list of 2-D tensors; got shape {tuple(x.shape)}")
@@ -87,6 +97,7 @@ def persistence(
     thresh = check_thresh(thresh)
     coeff = check_coeff(coeff)
     engine = get_backend(backend, maxdim=maxdim)
+    coeff = check_coeff(coeff, engine.max_coeff, engine.name)
     if engine.max_maxdim is not None and maxdim > engine.max_maxdim:
         raise ValueError(
             f"backend {engine.name!r} computes up to maxdim={engine.max_maxdim}; got maxdim={maxdim}. "
@@ -99,12 +110,17 @@ def persistence(
         for b, m in enumerate(mats):
             check_distance_matrix(m, "x" if single else f"x[{b}]")
         dist = batch if isinstance(batch, torch.Tensor) else _pad_matrices(mats)
-        upper = torch.triu(dist, diagonal=1)  # the upper triangle is the matrix; the rest mirrors it
-        dist = upper + upper.transpose(-1, -2)
+        upper = torch.triu(dist, diagonal=1)  # the values: the upper triangle, mirrored
+        exact = upper + upper.transpose(-1, -2)
+        if dist.requires_grad:  # the gradient: split evenly between D[i, j] and D[j, i]
+            half = (dist + dist.transpose(-1, -2)) / 2
+            exact = exact.detach() + (half - half.detach())
+        dist = exact
         points = None
     else:
         points = batch if isinstance(batch, torch.Tensor) else nn.utils.rnn.pad_sequence(batch, batch_first=True)
         sizes = [c.shape[0] for c in batch]
+        check_scale(points)
         with torch.no_grad():
             dist = distances(points, metric)
     if min(sizes) == 0:
@@ -149,8 +165,8 @@ class Persistence(nn.Module):
         self.maxdim = check_maxdim(maxdim)
         self.metric = check_metric(metric)
         self.thresh = check_thresh(thresh)
-        self.coeff = check_coeff(coeff)
         self.backend = get_backend(backend, maxdim=self.maxdim)
+        self.coeff = check_coeff(coeff, self.backend.max_coeff, self.backend.name)
 
     def forward(self, x: torch.Tensor | list[torch.Tensor]) -> Diagrams | DiagramBatch:
         return persistence(

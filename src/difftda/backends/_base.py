@@ -101,6 +101,8 @@ class Backend(ABC):
     exact_indices: ClassVar[bool] = True
     #: The largest ``maxdim`` the backend supports (None: any).
     max_maxdim: ClassVar[int | None] = None
+    #: The largest prime field the engine handles correctly (checked before it is called).
+    max_coeff: ClassVar[int] = 46337
     #: True when :meth:`pairing_batch` works on the matrix's own device: it receives the detached
     #: matrix where it lives (no host copy is made), and must be ``canonical``.
     on_device: ClassVar[bool] = False

@@ -32,6 +32,7 @@ class GiottoBackend(Backend):
     name = "giotto"
     requires = "gph"
     extra = "giotto"
+    max_coeff = 127  # larger primes crash or hang giotto-ph 0.2.4
 
     def __init__(self, *, n_threads: int | str = 1) -> None:
         if n_threads != "auto" and (

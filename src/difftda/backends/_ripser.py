@@ -14,14 +14,17 @@ class RipserBackend(Backend):
     """ripser.py, with recovered indices.
 
     H0 comes from a minimum spanning forest of the same matrix (exact). For H1 and up, ripser.py
-    gives only values (in float32); each value is looked up among the edge lengths, and at an exact
-    tie the first edge in row-major order is taken. Values always equal the other backends'; at exact
-    ties the chosen edges (so the gradients) can differ from theirs.
+    gives only values, in float32; each value is looked up among the edge lengths rounded to float32,
+    and when several edges share that float32 length the first in row-major order is taken. Values
+    always equal the other backends'; where lengths tie in float32 (exact ties, or float64 lengths
+    closer than float32 resolves) the chosen edge, so the gradient, can be another edge of the same
+    length than the one the filtration used. Prefer giotto or gudhi for gradients on such data.
     """
 
     name = "ripser"
     requires = "ripser"
     extra = "ripser"
+    max_coeff = 127  # from 131 on, ripser.py 0.6 returns wrong diagrams or aborts
     exact_indices = False
 
     def __init__(self) -> None:
