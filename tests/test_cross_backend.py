@@ -136,3 +136,18 @@ def test_property_small_integer_clouds(pts, maxdim):
         for k in range(maxdim + 1):
             assert_same_diagram(dgms[k].to_numpy(), ref[k], rtol=0, atol=1e-12)
         _check_indices(x, dgms)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_float32_near_ties_keep_each_bar_on_its_own_loop(backend, seed):
+    """Two unit squares with 1e-9 noise: lengths tie in float32 only. Every backend (ripser through its
+    representative cocycles) must put each H1 bar's edges on the square that makes it."""
+    sq = torch.tensor([[0.0, 0], [1, 0], [1, 1], [0, 1]], dtype=torch.float64)
+    noise = 1e-9 * torch.randn(8, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
+    x = (torch.cat([sq, sq + 10]) + noise).requires_grad_(True)
+    h1 = difftda.persistence(x, maxdim=1, backend=backend)[1]
+    assert len(h1.pairs) == 2
+    squares = sorted(tuple(sorted(set((row // 4).tolist()))) for row in h1.index)
+    assert squares == [(0,), (1,)]
+    h1.pairs.sum().backward()
+    assert (x.grad[:4].abs().sum() > 0) and (x.grad[4:].abs().sum() > 0)

@@ -14,11 +14,11 @@ class RipserBackend(Backend):
     """ripser.py, with recovered indices.
 
     H0 comes from a minimum spanning forest of the same matrix (exact). For H1 and up, ripser.py
-    gives only values, in float32; each value is looked up among the edge lengths rounded to float32,
-    and when several edges share that float32 length the first in row-major order is taken. Values
-    always equal the other backends'; where lengths tie in float32 (exact ties, or float64 lengths
-    closer than float32 resolves) the chosen edge, so the gradient, can be another edge of the same
-    length than the one the filtration used. Prefer giotto or gudhi for gradients on such data.
+    gives only values, in float32; each value is looked up among the edge lengths rounded to float32.
+    When several edges share that float32 length, the bar's representative cocycle (ripser.py's
+    ``do_cocycles``) picks among them: a birth edge must belong to the cocycle, a death edge must
+    touch it (then the shortest in the matrix's precision, then row-major order). Values always equal
+    the other backends'; at exact ties the chosen edges, so the gradients, can still differ from theirs.
     """
 
     name = "ripser"
@@ -36,18 +36,45 @@ class RipserBackend(Backend):
         result = [mst_h0(dist, thresh)]
         if maxdim == 0:
             return tuple(result)
-        dgms = self._ripser(dist, maxdim=maxdim, thresh=thresh, coeff=coeff, distance_matrix=True)["dgms"]
-        dgms = [np.asarray(dgms[k], dtype=np.float64).reshape(-1, 2) for k in range(1, maxdim + 1)]
-        fins = [d[np.isfinite(d[:, 1]) & (d[:, 1] > d[:, 0])] for d in dgms]
-        esss = [d[~np.isfinite(d[:, 1]), 0] for d in dgms]
-        # One lookup for every value of every dimension: births, deaths, essential births.
-        values = np.concatenate([np.concatenate([f[:, 0], f[:, 1], e]) for f, e in zip(fins, esss)])
-        i, j, _ = find_edges(dist, values, np.float32)
-        start = 0
-        for f, e in zip(fins, esss):
-            k, m = len(f), len(e)
-            bi, di, ei = np.split(i[start : start + 2 * k + m], [k, 2 * k])
-            bj, dj, ej = np.split(j[start : start + 2 * k + m], [k, 2 * k])
-            start += 2 * k + m
-            result.append(DimPairing(np.stack([bi, bj, di, dj], axis=1), np.stack([ei, ej], axis=1)))
+        out = self._ripser(dist, maxdim=maxdim, thresh=thresh, coeff=coeff, distance_matrix=True, do_cocycles=True)
+        d32 = dist.astype(np.float32, copy=False)
+        for k in range(1, maxdim + 1):
+            dgm = np.asarray(out["dgms"][k], dtype=np.float64).reshape(-1, 2)
+            rows = np.flatnonzero(~np.isfinite(dgm[:, 1]) | (dgm[:, 1] > dgm[:, 0]))
+            dgm = dgm[rows]
+            cocycles = [out["cocycles"][k][r] for r in rows] if len(out["cocycles"]) > k else None
+            ess = ~np.isfinite(dgm[:, 1])
+            # One lookup for all values of the dimension: births, then finite deaths.
+            values = np.concatenate([dgm[:, 0], dgm[~ess, 1]])
+            i, j, unique = find_edges(dist, values, np.float32)
+            if cocycles is not None and not unique.all():
+                _disambiguate(dist, d32, values, i, j, unique, cocycles, np.flatnonzero(~ess))
+            n = len(dgm)
+            birth = np.stack([i[:n], j[:n]], axis=1)
+            death = np.stack([i[n:], j[n:]], axis=1)
+            result.append(DimPairing(np.concatenate([birth[~ess], death], axis=1), birth[ess]))
         return tuple(result)
+
+
+def _disambiguate(dist, d32, values, i, j, unique, cocycles, finite_rows) -> None:
+    """Where several edges share a value's float32 length, use the bar's representative cocycle
+    (ripser.py's ``do_cocycles``): the birth edge is an edge of the cocycle, and the death edge lies on
+    a triangle that meets the cocycle, so it shares a vertex with it; among the qualifying edges the
+    shortest in the matrix's own precision is taken (the earliest in the filtration), the first in
+    row-major order at an exact tie. In place; a loop over the ambiguous values only."""
+    n_bars = len(cocycles)
+    for pos in np.flatnonzero(~unique):
+        bar = pos if pos < n_bars else finite_rows[pos - n_bars]
+        cocycle = np.asarray(cocycles[bar], dtype=np.int64).reshape(-1, 3)[:, :2]
+        if not len(cocycle):
+            continue
+        a, b = np.nonzero(np.triu(d32 == np.float32(values[pos]), 1))
+        if pos < n_bars:  # a birth: an edge of the cocycle
+            edges = set(map(tuple, np.sort(cocycle, axis=1).tolist()))
+            ok = np.array([(p, q) in edges for p, q in zip(a.tolist(), b.tolist())], bool)
+        else:  # a death: an edge touching the cocycle
+            ok = np.isin(a, cocycle) | np.isin(b, cocycle)
+        if ok.any():
+            a, b = a[ok], b[ok]
+            first = int(np.argmin(dist[a, b]))  # argmin keeps the first of exact ties
+            i[pos], j[pos] = a[first], b[first]
