@@ -15,7 +15,7 @@ import torch
 
 from ._checks import check_cloud, check_metric
 
-__all__ = ["pairwise_distances", "distances", "edge_lengths", "known_lengths"]
+__all__ = ["pairwise_distances", "distances", "known_lengths"]
 
 _P = {"euclidean": 2.0, "manhattan": 1.0, "chebyshev": math.inf}
 
@@ -91,18 +91,10 @@ def _square_positions(n: int) -> tuple[np.ndarray, np.ndarray]:
     return i * n + j, j * n + i
 
 
-def edge_lengths(x: torch.Tensor, i: torch.Tensor, j: torch.Tensor, metric: str = "euclidean") -> torch.Tensor:
-    """Lengths of the edges ``(i[k], j[k])`` of a cloud ``x`` of shape ``(N, d)``, differentiable.
-
-    Costs O(len(i) * d) forward and backward, instead of the O(n^2 * d) of the whole matrix. The
-    gradient at a zero-length edge is 0.
-    """
-    return torch.linalg.vector_norm(x[i] - x[j], ord=_P[metric], dim=-1)
-
-
 class _KnownLengths(torch.autograd.Function):
     """Edge lengths whose values are already known (read from the distance matrix) and whose
-    gradient is that of :func:`edge_lengths`: one fused backward, no forward recomputation."""
+    gradient is that of ``|x_i - x_j|`` in the metric: one fused backward, no forward recomputation.
+    The gradient of a zero-length edge is 0."""
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, i: torch.Tensor, j: torch.Tensor, values: torch.Tensor, p: float):
@@ -129,5 +121,5 @@ class _KnownLengths(torch.autograd.Function):
 
 def known_lengths(x: torch.Tensor, i: torch.Tensor, j: torch.Tensor, values: torch.Tensor, metric: str) -> torch.Tensor:
     """``values`` (the lengths of edges ``(i, j)`` of ``x``, detached) with the gradient of
-    :func:`edge_lengths`: exact forward values, O(len(i) * d) backward."""
+    ``|x_i - x_j|``: exact forward values, O(len(i) * d) backward instead of the matrix's O(n^2 * d)."""
     return _KnownLengths.apply(x, i, j, values, _P[metric])
