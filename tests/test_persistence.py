@@ -188,7 +188,11 @@ def test_giotto_wrong_edges_are_repaired(monkeypatch, data):
 def test_giotto_auto_threads():
     pytest.importorskip("gph")
     engine = difftda.get_backend("giotto:n_threads=auto")
-    assert engine._threads(20) == 1 and engine._threads(1000) >= 1
+    import os
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    assert engine._threads(20) == 1 and engine._threads(1000) == max(1, min(8, cores))
+    assert difftda.get_backend("giotto:n_threads=3")._threads(20) == 3
     assert str(engine) == "giotto:n_threads=auto"
 
 
@@ -372,3 +376,11 @@ def test_precomputed_gradient_is_symmetric_and_a_step_stays_valid(backend):
     assert torch.equal(d.grad, d.grad.T) and d.grad.abs().sum() > 0
     step = (d - 0.01 * d.grad).clamp_min(0).detach()  # a gradient step keeps a valid matrix
     difftda.persistence(step, maxdim=1, backend=backend, metric="precomputed")
+
+
+def test_module_checks_its_backend_eagerly():
+    with pytest.raises(ValueError, match="maxdim"):
+        difftda.Persistence(maxdim=1, backend="torch")
+    if "giotto" in difftda.list_backends():
+        with pytest.raises(ValueError, match="coeff"):
+            difftda.Persistence(maxdim=1, backend="giotto", coeff=131)

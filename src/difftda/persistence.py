@@ -51,6 +51,18 @@ def _as_batch(x: object, metric: str) -> tuple[list[torch.Tensor] | torch.Tensor
     raise ValueError(f"x must be {kind}, or a list of 2-D tensors; got shape {tuple(x.shape)}")
 
 
+def _engine(backend: str | Backend, maxdim: int, coeff: object) -> tuple[Backend, int]:
+    """The backend for ``maxdim``, and ``coeff`` checked against what that engine handles."""
+    engine = get_backend(backend, maxdim=maxdim)
+    coeff = check_coeff(coeff, engine.max_coeff, engine.name)
+    if engine.max_maxdim is not None and maxdim > engine.max_maxdim:
+        raise ValueError(
+            f"backend {engine.name!r} computes up to maxdim={engine.max_maxdim}; got maxdim={maxdim}. "
+            "Use backend='giotto', 'gudhi' or 'ripser' for higher dimensions"
+        )
+    return engine, coeff
+
+
 def _pad_matrices(mats: list[torch.Tensor]) -> torch.Tensor:
     N = max(m.shape[-1] for m in mats)
     return torch.stack([nn.functional.pad(m, (0, N - m.shape[-1], 0, N - m.shape[-2])) for m in mats])
@@ -95,14 +107,7 @@ def persistence(
     maxdim = check_maxdim(maxdim)
     metric = check_metric(metric)
     thresh = check_thresh(thresh)
-    coeff = check_coeff(coeff)
-    engine = get_backend(backend, maxdim=maxdim)
-    coeff = check_coeff(coeff, engine.max_coeff, engine.name)
-    if engine.max_maxdim is not None and maxdim > engine.max_maxdim:
-        raise ValueError(
-            f"backend {engine.name!r} computes up to maxdim={engine.max_maxdim}; got maxdim={maxdim}. "
-            "Use backend='giotto', 'gudhi' or 'ripser' for higher dimensions"
-        )
+    engine, coeff = _engine(backend, maxdim, coeff)
     batch, single = _as_batch(x, metric)
     if metric == "precomputed":
         mats = list(batch)
@@ -165,8 +170,7 @@ class Persistence(nn.Module):
         self.maxdim = check_maxdim(maxdim)
         self.metric = check_metric(metric)
         self.thresh = check_thresh(thresh)
-        self.backend = get_backend(backend, maxdim=self.maxdim)
-        self.coeff = check_coeff(coeff, self.backend.max_coeff, self.backend.name)
+        self.backend, self.coeff = _engine(backend, self.maxdim, coeff)
 
     def forward(self, x: torch.Tensor | list[torch.Tensor]) -> Diagrams | DiagramBatch:
         return persistence(
