@@ -6,13 +6,18 @@ import difftda
 from reference import distance_matrix
 
 
+@pytest.mark.parametrize("grad", [False, True], ids=["nograd", "grad"])
+@pytest.mark.parametrize("shape", [(60, 4), (300, 3), (2, 150, 1), (3, 40, 12)], ids=str)
 @pytest.mark.parametrize("metric", ["euclidean", "manhattan", "chebyshev"])
-def test_matches_scipy(metric, dtype, device):
-    x = torch.randn(60, 4, dtype=torch.float64)
-    d = difftda.pairwise_distances(x.to(device, dtype), metric)
-    assert d.dtype == dtype and d.device.type == device
-    ref = distance_matrix(x.numpy(), metric)
-    np.testing.assert_allclose(d.cpu().double().numpy(), ref, rtol=1e-5 if dtype == torch.float32 else 1e-12, atol=1e-5)
+def test_matches_scipy(metric, shape, grad, dtype, device):
+    # The shapes reach each layout: cdist, one coordinate at a time, pdist (with and without a graph).
+    x = torch.randn(*shape, dtype=torch.float64)
+    d = difftda.pairwise_distances(x.to(device, dtype, copy=True).requires_grad_(grad), metric)
+    assert d.dtype == dtype and d.device.type == device and d.shape == (*shape[:-1], shape[-2])
+    clouds = x.numpy().reshape(-1, *shape[-2:])
+    ref = np.stack([distance_matrix(c, metric) for c in clouds]).reshape(d.shape)
+    tol = 1e-5 if dtype == torch.float32 else 1e-12
+    np.testing.assert_allclose(d.detach().cpu().double().numpy(), ref, rtol=tol, atol=tol)
 
 
 def test_offset_float32_exact_diagonal_and_symmetry():
@@ -48,3 +53,14 @@ def test_exact_symmetry_and_zero_diagonal(metric, shape, dtype, device):
     d = difftda.pairwise_distances(x, metric)
     assert torch.equal(d, d.transpose(-1, -2))
     assert bool((torch.diagonal(d, dim1=-2, dim2=-1) == 0).all())
+
+
+@pytest.mark.parametrize("shape", [(300, 2), (2, 150, 3), (200, 12), (40, 5)], ids=str)
+@pytest.mark.parametrize("metric", ["euclidean", "manhattan", "chebyshev"])
+def test_same_values_with_and_without_graph(metric, shape, dtype):
+    # persistence() reads values from the graph-free matrix and metric="precomputed" users from the
+    # differentiable one: both must hold the same bits.
+    x = torch.randn(*shape, dtype=dtype)
+    plain = difftda.pairwise_distances(x, metric)
+    graph = difftda.pairwise_distances(x.clone().requires_grad_(True), metric)
+    assert graph.requires_grad and torch.equal(plain, graph.detach())

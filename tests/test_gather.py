@@ -126,3 +126,31 @@ def test_every_output_is_attached_to_the_graph(backend, metric):
         assert d.pairs.requires_grad and d.essential.requires_grad
     (dgms[0].essential.sum() + dgms[1].pairs.sum()).backward()
     assert torch.equal(x.grad, torch.zeros_like(x))
+
+
+@pytest.mark.parametrize("where", ["finite", "essential", "negative"])
+@pytest.mark.parametrize("batch", [1, 3])
+def test_index_outside_the_cloud_is_refused(where, batch):
+    import numpy as np
+
+    from difftda.backends import Backend, DimPairing
+
+    class Broken(Backend):
+        name = "broken-test"
+
+        def pairing(self, dist, *, maxdim, thresh, coeff):
+            n = 5  # the size of the first cloud, for every cloud
+            fin = np.array([[1, 1, 0, 1]])
+            ess = np.array([[0, 0]])
+            if where == "finite":
+                fin = np.array([[1, 1, 0, n]])
+            elif where == "essential":
+                ess = np.array([[n, n]])
+            else:
+                fin = np.array([[1, 1, -1, 1]])
+            return (DimPairing(fin, ess),)
+
+    with pytest.raises(RuntimeError, match="outside the cloud"):
+        # A ragged batch: index 5 is outside the first cloud but inside the others.
+        x = torch.randn(5, 2) if batch == 1 else [torch.randn(5 + b, 2) for b in range(batch)]
+        difftda.persistence(x, maxdim=0, backend=Broken())

@@ -55,24 +55,31 @@ def check_coeff(coeff: object, max_coeff: int = MAX_COEFF, backend: str | None =
     return coeff
 
 
-def check_cloud(x: object, name: str = "x") -> torch.Tensor:
-    """A floating point tensor with finite entries (any shape)."""
+_NOT_FINITE = "{} contains NaN or inf; persistence needs finite coordinates/distances"
+
+
+def check_cloud(x: object, name: str = "x", finite: bool = True) -> torch.Tensor:
+    """A floating point tensor (any shape) with finite entries; ``finite=False`` leaves that check to
+    :func:`check_scale` or :func:`check_distance_matrix`, which read the tensor anyway."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(
             f"{name} must be a torch.Tensor; got {type(x).__name__}. Wrap arrays with torch.as_tensor(...)"
         )
     if x.dtype not in (torch.float32, torch.float64):
         raise TypeError(f"{name} must be float32 or float64; got {x.dtype}. Use x.float() or x.double()")
-    if x.numel() and not bool(torch.isfinite(x).all()):
-        raise ValueError(f"{name} contains NaN or inf; persistence needs finite coordinates/distances")
+    if finite and x.numel() and not bool(torch.isfinite(x).all()):
+        raise ValueError(_NOT_FINITE.format(name))
     return x
 
 
 def check_scale(x: torch.Tensor, name: str = "x") -> None:
-    """Points whose distances would overflow (or all underflow) in their dtype: a ValueError."""
+    """Points that are not finite, or whose distances would overflow (or all underflow) in their
+    dtype: a ValueError."""
     if x.numel() == 0:
         return
-    top = float(x.detach().abs().max())
+    top = float(x.detach().abs().max())  # NaN if any entry is NaN
+    if not math.isfinite(top):
+        raise ValueError(_NOT_FINITE.format(name))
     info = torch.finfo(x.dtype)
     if (2 * top) ** 2 * x.shape[-1] >= info.max:
         raise ValueError(
@@ -98,8 +105,11 @@ def check_distance_matrix(d: torch.Tensor, name: str = "x") -> None:
     dd = d.detach()
     if bool((dd < 0).any()):
         raise ValueError(f"with metric='precomputed', {name} must be non-negative; found {dd.min().item():g}")
+    scale = float(dd.abs().max())  # NaN if any entry is NaN
+    if not math.isfinite(scale):
+        raise ValueError(_NOT_FINITE.format(name))
     # Rounding is relative to the matrix's scale, whatever that scale is.
-    tol = (1e-5 if dd.dtype != torch.float64 else 1e-9) * float(dd.abs().max())
+    tol = (1e-5 if dd.dtype != torch.float64 else 1e-9) * scale
     diag = torch.diagonal(dd, dim1=-2, dim2=-1)
     if bool((diag.abs() > tol).any()):
         raise ValueError(

@@ -15,7 +15,7 @@ import torch
 
 from ._checks import check_cloud, check_metric
 
-__all__ = ["pairwise_distances", "distances", "known_lengths"]
+__all__ = ["pairwise_distances", "distances"]
 
 _P = {"euclidean": 2.0, "manhattan": 1.0, "chebyshev": math.inf}
 
@@ -50,76 +50,99 @@ def pairwise_distances(x: torch.Tensor, metric: str = "euclidean") -> torch.Tens
 def distances(x: torch.Tensor, metric: str) -> torch.Tensor:
     """:func:`pairwise_distances` without the argument checks (for callers that made them)."""
     p = _P[metric]
+    if x.device.type == "cpu" and not (torch.is_grad_enabled() and x.requires_grad):
+        return _host_distances(x, metric)
     if x.device.type == "cpu" and x.shape[-1] >= _PDIST_MIN_DIM:
         # torch.pdist's CPU kernel is 5-10x faster than cdist's difference path from about 8
-        # coordinates on; it computes each pair on its own, so a cloud's values do not depend on
-        # the other clouds of a batch or on padding.
+        # coordinates on; each pair is computed on its own, so a cloud's values depend neither on the
+        # other clouds of a batch nor on padding.
         clouds = x.unsqueeze(0) if x.dim() == 2 else x
         B, n, _ = clouds.shape
-        if not (torch.is_grad_enabled() and x.requires_grad):  # no graph: numpy lays out the squares
-            cond = torch.stack([torch.pdist(c, p) for c in clouds]).numpy()
-            upper, lower = _square_positions(n)
-            square = np.zeros((B, n * n), cond.dtype)
-            square[:, upper] = cond
-            square[:, lower] = cond
-            d = torch.from_numpy(square).view(B, n, n)
-        else:
-            i, j = torch.triu_indices(n, n, 1)
-            cond = torch.stack([torch.pdist(c, p) for c in clouds])
-            rows = torch.arange(B)[:, None]
-            flat = clouds.new_zeros(B, n * n).index_put((rows, i * n + j), cond).index_put((rows, j * n + i), cond)
-            d = flat.view(B, n, n)
+        i, j = torch.triu_indices(n, n, 1)
+        cond = torch.stack([torch.pdist(c, p) for c in clouds])
+        rows = torch.arange(B)[:, None]
+        flat = clouds.new_zeros(B, n * n).index_put((rows, i * n + j), cond).index_put((rows, j * n + i), cond)
+        d = flat.view(B, n, n)
         return d[0] if x.dim() == 2 else d
     # The difference-based path computes |x_i - x_j| entry by entry: no cancellation, 0 on the diagonal.
     d = torch.cdist(x, x, p=p, compute_mode="donot_use_mm_for_euclid_dist")
     if x.device.type == "cpu":
         # The CPU kernel evaluates (i, j) and (j, i) with the same operations in the same order, so the
         # result is already exactly symmetric with a zero diagonal (tests/test_distances.py checks it).
+        if _coordinatewise(x):
+            # The graph-free layout rounds some euclidean entries differently: take its values (the
+            # difference is a few ulps, so d + (exact - d) is exact) and cdist's gradient, so that the
+            # values never depend on whether x requires grad.
+            d = d + (_host_distances(x.detach(), metric) - d).detach()
         return d
     # Elsewhere mirror the strict upper triangle: exactness whatever the kernel does.
     upper = torch.triu(d, diagonal=1)
     return upper + upper.transpose(-1, -2)
 
 
+#: From this many coordinates on, CPU distances come from ``torch.pdist`` (one cloud at a time).
 _PDIST_MIN_DIM = 8
+#: Below ``_PDIST_MIN_DIM`` coordinates, clouds of at least this many points are computed one
+#: coordinate at a time (half the time of cdist's difference path); smaller ones by cdist.
+_BROADCAST_MIN_POINTS = 128
 
 
-@functools.lru_cache(maxsize=16)
-def _square_positions(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Flat positions in an (n, n) matrix of the pairs of ``torch.pdist``: above and below the diagonal."""
+def _host_distances(x: torch.Tensor, metric: str) -> torch.Tensor:
+    """The matrix without autograd, on the CPU: the fastest exact layout for the shape at hand.
+
+    Every path computes each entry from ``x_i - x_j`` alone (no ``|x|^2 - 2 x.y`` cancellation),
+    with ``(i, j)`` and ``(j, i)`` given the same bits and a zero diagonal.
+    """
+    p = _P[metric]
+    clouds = x.unsqueeze(0) if x.dim() == 2 else x
+    B, n, dim = clouds.shape
+    if dim >= _PDIST_MIN_DIM:
+        cond = torch.stack([torch.pdist(c, p) for c in clouds]).numpy()
+        upper, lower = _square_positions(B, n)  # one flat assignment for the whole batch
+        square = np.zeros(B * n * n, cond.dtype)
+        square[upper] = cond.ravel()
+        square[lower] = cond.ravel()
+        d = torch.from_numpy(square).view(B, n, n)
+    elif _coordinatewise(clouds):
+        # |x_i - x_j| accumulated one coordinate at a time: (n, n) temporaries, no (n, n, d) tensor.
+        d = None
+        for k in range(dim):
+            c = clouds[..., k]
+            term = c[..., :, None] - c[..., None, :]
+            term = term.square_() if p == 2.0 else term.abs_()
+            if d is None:
+                d = term
+            elif p == math.inf:
+                torch.maximum(d, term, out=d)
+            else:
+                d.add_(term)
+        if p == 2.0:
+            d.sqrt_()
+    else:
+        d = torch.cdist(clouds, clouds, p=p, compute_mode="donot_use_mm_for_euclid_dist")
+    return d[0] if x.dim() == 2 else d
+
+
+def _coordinatewise(x: torch.Tensor) -> bool:
+    """Whether the graph-free CPU layout of ``x`` goes one coordinate at a time."""
+    return 0 < x.shape[-1] < _PDIST_MIN_DIM and x.shape[-2] >= _BROADCAST_MIN_POINTS
+
+
+def _square_positions(B: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Flat positions in a ``(B, n, n)`` batch of the pairs of ``torch.pdist``, above and below the
+    diagonal (cached up to a million pairs: 16 MB)."""
+    if B * n * (n - 1) <= 2 << 20:
+        return _cached_square_positions(B, n)
+    return _square_positions_uncached(B, n)
+
+
+def _square_positions_uncached(B: int, n: int) -> tuple[np.ndarray, np.ndarray]:
     i, j = np.triu_indices(n, 1)
-    return i * n + j, j * n + i
+    upper, lower = i * n + j, j * n + i
+    if B > 1:
+        offset = np.arange(B)[:, None] * (n * n)
+        upper, lower = (offset + upper).ravel(), (offset + lower).ravel()
+    return upper, lower
 
 
-class _KnownLengths(torch.autograd.Function):
-    """Edge lengths whose values are already known (read from the distance matrix) and whose
-    gradient is that of ``|x_i - x_j|`` in the metric: one fused backward, no forward recomputation.
-    The gradient of a zero-length edge is 0."""
-
-    @staticmethod
-    def forward(ctx, x: torch.Tensor, i: torch.Tensor, j: torch.Tensor, values: torch.Tensor, p: float):
-        ctx.save_for_backward(x, i, j)
-        ctx.p = p
-        return values.clone()
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor):
-        x, i, j = ctx.saved_tensors
-        diff = x[i] - x[j]
-        if ctx.p == 2.0:
-            norm = torch.linalg.vector_norm(diff, dim=-1, keepdim=True)
-            step = diff * torch.where(norm > 0, grad[:, None] / norm.clamp_min(torch.finfo(x.dtype).tiny), 0)
-        elif ctx.p == 1.0:
-            step = diff.sign() * grad[:, None]
-        else:  # chebyshev: the largest coordinate, shared among ties as autograd's amax does
-            mag = diff.abs()
-            top = (mag == mag.amax(dim=-1, keepdim=True)) & (mag > 0)
-            step = diff.sign() * top * (grad[:, None] / top.sum(-1, keepdim=True).clamp_min(1))
-        gx = torch.zeros_like(x).index_add_(0, i, step).index_add_(0, j, -step)
-        return gx, None, None, None, None
-
-
-def known_lengths(x: torch.Tensor, i: torch.Tensor, j: torch.Tensor, values: torch.Tensor, metric: str) -> torch.Tensor:
-    """``values`` (the lengths of edges ``(i, j)`` of ``x``, detached) with the gradient of
-    ``|x_i - x_j|``: exact forward values, O(len(i) * d) backward instead of the matrix's O(n^2 * d)."""
-    return _KnownLengths.apply(x, i, j, values, _P[metric])
+_cached_square_positions = functools.lru_cache(maxsize=8)(_square_positions_uncached)

@@ -19,7 +19,7 @@ import torch
 
 from .backends import BatchPairing
 from .diagrams import Diagram, DiagramBatch, Diagrams
-from .distances import known_lengths
+from .distances import _P
 
 __all__ = ["gather", "normalize"]
 
@@ -32,24 +32,40 @@ def normalize(host: np.ndarray | None, sizes: list[int], bp: BatchPairing) -> Ba
     not read: the backend has dropped empty bars itself, and rows are only grouped.
     """
     B = len(sizes)
-    limit = np.asarray(sizes, np.int64)
     fin, fg, ess, eg = bp
-    if (fin < 0).any() or (ess < 0).any() or (fin >= limit[fg % B, None]).any() or (ess >= limit[eg % B, None]).any():
-        raise RuntimeError("backend returned a vertex index outside the cloud")
-    fin = np.concatenate([np.sort(fin[:, :2], axis=1), np.sort(fin[:, 2:], axis=1)], axis=1)
-    ess = np.sort(ess, axis=1)
+    a, b, c, d = fin.T  # min/max of two columns: cheaper than sorting along rows
+    fin = np.stack([np.minimum(a, b), np.maximum(a, b), np.minimum(c, d), np.maximum(c, d)], axis=1)
+    e0, e1 = ess.T
+    ess = np.stack([np.minimum(e0, e1), np.maximum(e0, e1)], axis=1)
+    _check_range(fin, fg, ess, eg, sizes)
     if host is None:
         order, ess_order = np.argsort(fg, kind="stable"), np.argsort(eg, kind="stable")
         return BatchPairing(fin[order], fg[order], ess[ess_order], eg[ess_order])
-    cloud = fg % B
-    birth = host[cloud, fin[:, 0], fin[:, 1]]
-    death = host[cloud, fin[:, 2], fin[:, 3]]
+    N = host.shape[-1]
+    values = host.reshape(-1)
+    start = (fg % B) * N
+    birth_key, death_key = fin[:, 0] * N + fin[:, 1], fin[:, 2] * N + fin[:, 3]
+    birth, death = values[start * N + birth_key], values[start * N + death_key]
     keep = death > birth
-    fin, fg, birth, death = fin[keep], fg[keep], birth[keep], death[keep]
-    order = np.lexsort((fin[:, 3], fin[:, 2], fin[:, 1], fin[:, 0], death, birth, fg))
-    ess_birth = host[eg % B, ess[:, 0], ess[:, 1]]
-    ess_order = np.lexsort((ess[:, 1], ess[:, 0], ess_birth, eg))
+    if not keep.all():
+        fin, fg, birth, death, birth_key, death_key = (v[keep] for v in (fin, fg, birth, death, birth_key, death_key))
+    order = np.lexsort((death_key, birth_key, death, birth, fg))
+    ess_key = ess[:, 0] * N + ess[:, 1]
+    ess_order = np.lexsort((ess_key, values[(eg % B) * N * N + ess_key], eg))
     return BatchPairing(fin[order], fg[order], ess[ess_order], eg[ess_order])
+
+
+def _check_range(fin: np.ndarray, fg: np.ndarray, ess: np.ndarray, eg: np.ndarray, sizes: list[int]) -> None:
+    """Every vertex index (edges already written ``i <= j``) lies inside its cloud."""
+    low = min(fin.min(initial=0), ess.min(initial=0))
+    if len(sizes) == 1:
+        high = max(fin.max(initial=0), ess.max(initial=0)) >= sizes[0]
+    else:
+        limit = np.asarray(sizes, np.int64)
+        B = len(sizes)
+        high = (np.maximum(fin[:, 1], fin[:, 3]) >= limit[fg % B]).any() or (ess[:, 1] >= limit[eg % B]).any()
+    if low < 0 or high:
+        raise RuntimeError("backend returned a vertex index outside the cloud")
 
 
 def gather(
@@ -89,36 +105,91 @@ def gather(
     birth_pos = np.concatenate([np.zeros(k0, np.int64), np.arange(K + 1, K + 1 + K - k0)])
     pair_pos = np.stack([birth_pos, np.arange(1, K + 1)], axis=1)
     ess_pos = np.concatenate([np.zeros(m0, np.int64), np.arange(2 * K - k0 + 1, E + 1)])
-    grad_points = points is not None and points.requires_grad
-    parts_host = [fin.ravel(), ess.ravel(), fc, ec, (c * N + i) * N + j, pair_pos.ravel(), ess_pos]
-    if grad_points:
+    source = dist if points is None else points
+    attach = source.requires_grad
+    read = (c * N + i) * N + j
+    parts_host = [fin.ravel(), ess.ravel(), fc, ec, read, pair_pos.ravel(), ess_pos]
+    if attach and points is not None:
         parts_host += [c * N + i, c * N + j]
     # One host -> device copy for all the indices of the batch; the rest are views of it.
     idx = torch.from_numpy(np.concatenate(parts_host)).to(dist.device)
-    fin_t, ess_t, fin_cloud, ess_cloud, flat, pair_pos_t, ess_pos_t, *point_ij = torch.split(
-        idx, [4 * K, 2 * M, K, M, E, 2 * K, M] + ([E, E] if grad_points else [])
+    fin_t, ess_t, fin_cloud, ess_cloud, read_t, pair_pos_t, ess_pos_t, *point_ij = torch.split(
+        idx, [4 * K, 2 * M, K, M, E, 2 * K, M] + ([E, E] if len(parts_host) > 7 else [])
     )
     fin_t, ess_t = fin_t.view(K, 4), ess_t.view(M, 2)
-    source = dist if points is None else points
-    values = (dist.detach() if points is not None else dist).reshape(-1)[flat]
-    if grad_points:  # the value read above, the gradient of |x_i - x_j| (critical edges only)
-        values = known_lengths(points.reshape(B * N, -1), *point_ij, values, metric)
-    # The constant 0 of H0 births, attached to the graph like every other value when there is one.
-    zero = source.reshape(-1)[:1] * 0 if source.requires_grad else values.new_zeros(1)
-    ext = torch.cat([zero, values])
-    pairs = ext[pair_pos_t].view(K, 2)
-    births = ext[ess_pos_t]
-    parts = list(zip(
-        torch.split(pairs, fin_counts.tolist()), torch.split(births, ess_counts.tolist()),
-        torch.split(fin_t, fin_counts.tolist()), torch.split(ess_t, ess_counts.tolist()),
-    ))
-    per_cloud = [Diagrams(Diagram(*parts[k * B + b]) for k in range(maxdim + 1)) for b in range(B)]
+    values = dist.detach().reshape(-1)[read_t]
+    if attach:  # one autograd node for every value of the batch
+        edges = point_ij if points is not None else [read_t]
+        pairs, births = _Bars.apply(source, values, pair_pos_t, ess_pos_t, _P.get(metric, 0.0), *edges)
+    else:
+        pairs, births = _place(values, pair_pos_t, ess_pos_t)
+    counts = (fin_counts.tolist(), ess_counts.tolist())
     # Groups are dimension-major, so each dimension of the whole batch is one contiguous slice.
-    f_end, e_end = fin_counts.reshape(maxdim + 1, B).sum(1).cumsum(), ess_counts.reshape(maxdim + 1, B).sum(1).cumsum()
-    whole, clouds = [], []
-    for k in range(maxdim + 1):
-        f = slice(int(f_end[k - 1]) if k else 0, int(f_end[k]))
-        e = slice(int(e_end[k - 1]) if k else 0, int(e_end[k]))
-        whole.append(Diagram(pairs[f], births[e], fin_t[f], ess_t[e]))
-        clouds.append((fin_cloud[f], ess_cloud[e]))
-    return DiagramBatch(per_cloud, Diagrams(whole), clouds)
+    dims = maxdim + 1
+    f_dim = np.add.reduceat(fin_counts, np.arange(0, dims * B, B)).tolist()
+    e_dim = np.add.reduceat(ess_counts, np.arange(0, dims * B, B)).tolist()
+    split = [torch.split(t, sizes_) for t, sizes_ in ((pairs, f_dim), (births, e_dim), (fin_t, f_dim), (ess_t, e_dim))]
+    whole = Diagrams(Diagram(*parts) for parts in zip(*split))
+    clouds = list(zip(torch.split(fin_cloud, f_dim), torch.split(ess_cloud, e_dim)))
+    if B == 1:
+        return DiagramBatch([whole], whole, clouds)
+    per_dim = [
+        list(zip(*(torch.split(t, counts[n][k * B:(k + 1) * B]) for t, n in zip(dgm, (0, 1, 0, 1)))))
+        for k, dgm in enumerate(whole)
+    ]
+    per_cloud = [Diagrams(Diagram(*per_dim[k][b]) for k in range(dims)) for b in range(B)]
+    return DiagramBatch(per_cloud, whole, clouds)
+
+
+def _place(values: torch.Tensor, pair_pos: torch.Tensor, ess_pos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(pairs (K, 2), essential births (M,))`` from the edge lengths; position 0 is the constant 0
+    of the H0 births."""
+    ext = torch.cat([values.new_zeros(1), values])
+    return ext[pair_pos].view(-1, 2), ext[ess_pos]
+
+
+class _Bars(torch.autograd.Function):
+    """The values of every bar of a batch, in one node of the graph.
+
+    Forward places the known edge lengths (read from the detached matrix, so bit for bit the matrix's
+    values). Backward sends each value's gradient to its edge: into the matrix entry it was read from,
+    or, for point input, to ``|x_i - x_j|`` of the critical edge alone (O(bars * d), not O(n^2 * d)).
+    Backward is written in differentiable torch operations, so double backward works too.
+    """
+
+    @staticmethod
+    def forward(ctx, source, values, pair_pos, ess_pos, p, *edges):
+        ctx.p, ctx.E, ctx.values = p, len(values), values
+        ctx.save_for_backward(source, pair_pos, ess_pos, *edges)
+        return _place(values, pair_pos, ess_pos)
+
+    @staticmethod
+    def backward(ctx, grad_pairs, grad_births):
+        source, pair_pos, ess_pos, *edges = ctx.saved_tensors
+        grad = grad_pairs.new_zeros(ctx.E + 1).index_add(0, pair_pos, grad_pairs.reshape(-1))
+        grad = grad.index_add(0, ess_pos, grad_births)[1:]
+        if len(edges) == 1:  # the matrix: each value was read from one entry
+            g = source.new_zeros(source.numel()).index_add(0, edges[0], grad)
+            return (g.view_as(source),) + (None,) * 5
+        x = source.reshape(-1, source.shape[-1])
+        i, j = edges
+        if ctx.p == 2.0 and not torch.is_grad_enabled():
+            # First-order backward (no create_graph): the lengths are the known values, and every
+            # temporary is updated in place.
+            coef = torch.where(ctx.values > 0, grad / ctx.values.clamp_min(torch.finfo(x.dtype).tiny), 0)
+            step = x.index_select(0, i).sub_(x.index_select(0, j)).mul_(coef[:, None])
+            g = torch.zeros_like(x)
+            g.index_add_(0, i, step).index_add_(0, j, step, alpha=-1)
+            return (g.view_as(source),) + (None,) * 6
+        diff = x.index_select(0, i) - x.index_select(0, j)
+        if ctx.p == 2.0:
+            norm = torch.linalg.vector_norm(diff, dim=-1)
+            step = diff * torch.where(norm > 0, grad / norm.clamp_min(torch.finfo(x.dtype).tiny), 0)[:, None]
+        elif ctx.p == 1.0:
+            step = diff.sign() * grad[:, None]
+        else:  # chebyshev: the largest coordinate, shared among ties as autograd's amax does
+            mag = diff.abs()
+            top = (mag == mag.amax(dim=-1, keepdim=True)) & (mag > 0)
+            step = diff.sign() * top * (grad[:, None] / top.sum(-1, keepdim=True).clamp_min(1))
+        g = torch.zeros_like(x).index_add(0, i, step).index_add(0, j, step, alpha=-1)
+        return (g.view_as(source),) + (None,) * 6
