@@ -33,10 +33,7 @@ def normalize(host: np.ndarray | None, sizes: list[int], bp: BatchPairing) -> Ba
     """
     B = len(sizes)
     fin, fg, ess, eg = bp
-    a, b, c, d = fin.T  # min/max of two columns: cheaper than sorting along rows
-    fin = np.stack([np.minimum(a, b), np.maximum(a, b), np.minimum(c, d), np.maximum(c, d)], axis=1)
-    e0, e1 = ess.T
-    ess = np.stack([np.minimum(e0, e1), np.maximum(e0, e1)], axis=1)
+    fin, ess = _ordered_edges(fin), _ordered_edges(ess)
     _check_range(fin, fg, ess, eg, sizes)
     if host is None:
         order, ess_order = np.argsort(fg, kind="stable"), np.argsort(eg, kind="stable")
@@ -53,6 +50,15 @@ def normalize(host: np.ndarray | None, sizes: list[int], bp: BatchPairing) -> Ba
     ess_key = ess[:, 0] * N + ess[:, 1]
     ess_order = np.lexsort((ess_key, values[(eg % B) * N * N + ess_key], eg))
     return BatchPairing(fin[order], fg[order], ess[ess_order], eg[ess_order])
+
+
+def _ordered_edges(edges: np.ndarray) -> np.ndarray:
+    """Each pair of columns ``(i, j)`` written with ``i <= j`` (min/max: cheaper than a row sort)."""
+    out = np.empty_like(edges)
+    for c in range(0, edges.shape[1], 2):  # two or four columns
+        np.minimum(edges[:, c], edges[:, c + 1], out=out[:, c])
+        np.maximum(edges[:, c], edges[:, c + 1], out=out[:, c + 1])
+    return out
 
 
 def _check_range(fin: np.ndarray, fg: np.ndarray, ess: np.ndarray, eg: np.ndarray, sizes: list[int]) -> None:
@@ -102,8 +108,9 @@ def gather(
     j = np.concatenate([fin[:, 3], fin[k0:, 1], ess[m0:, 1]])
     # Where each output value sits in [0, lengths...]: H0 births are the leading 0.
     E = len(c)
-    birth_pos = np.concatenate([np.zeros(k0, np.int64), np.arange(K + 1, K + 1 + K - k0)])
-    pair_pos = np.stack([birth_pos, np.arange(1, K + 1)], axis=1)
+    pair_pos = np.zeros((K, 2), np.int64)
+    pair_pos[k0:, 0] = np.arange(K + 1, 2 * K - k0 + 1)
+    pair_pos[:, 1] = np.arange(1, K + 1)
     ess_pos = np.concatenate([np.zeros(m0, np.int64), np.arange(2 * K - k0 + 1, E + 1)])
     source = dist if points is None else points
     attach = source.requires_grad
@@ -113,8 +120,8 @@ def gather(
         parts_host += [c * N + i, c * N + j]
     # One host -> device copy for all the indices of the batch; the rest are views of it.
     idx = torch.from_numpy(np.concatenate(parts_host)).to(dist.device)
-    fin_t, ess_t, fin_cloud, ess_cloud, read_t, pair_pos_t, ess_pos_t, *point_ij = torch.split(
-        idx, [4 * K, 2 * M, K, M, E, 2 * K, M] + ([E, E] if len(parts_host) > 7 else [])
+    fin_t, ess_t, fin_cloud, ess_cloud, read_t, pair_pos_t, ess_pos_t, *point_ij = idx.split_with_sizes(
+        [4 * K, 2 * M, K, M, E, 2 * K, M] + ([E, E] if len(parts_host) > 7 else [])
     )
     fin_t, ess_t = fin_t.view(K, 4), ess_t.view(M, 2)
     values = dist.detach().reshape(-1)[read_t]
@@ -128,13 +135,13 @@ def gather(
     dims = maxdim + 1
     f_dim = np.add.reduceat(fin_counts, np.arange(0, dims * B, B)).tolist()
     e_dim = np.add.reduceat(ess_counts, np.arange(0, dims * B, B)).tolist()
-    split = [torch.split(t, sizes_) for t, sizes_ in ((pairs, f_dim), (births, e_dim), (fin_t, f_dim), (ess_t, e_dim))]
+    split = [t.split_with_sizes(n) for t, n in ((pairs, f_dim), (births, e_dim), (fin_t, f_dim), (ess_t, e_dim))]
     whole = Diagrams(Diagram(*parts) for parts in zip(*split))
-    clouds = list(zip(torch.split(fin_cloud, f_dim), torch.split(ess_cloud, e_dim)))
+    clouds = list(zip(fin_cloud.split_with_sizes(f_dim), ess_cloud.split_with_sizes(e_dim)))
     if B == 1:
         return DiagramBatch([whole], whole, clouds)
     per_dim = [
-        list(zip(*(torch.split(t, counts[n][k * B:(k + 1) * B]) for t, n in zip(dgm, (0, 1, 0, 1)))))
+        list(zip(*(t.split_with_sizes(counts[n][k * B:(k + 1) * B]) for t, n in zip(dgm, (0, 1, 0, 1)))))
         for k, dgm in enumerate(whole)
     ]
     per_cloud = [Diagrams(Diagram(*per_dim[k][b]) for k in range(dims)) for b in range(B)]

@@ -82,25 +82,25 @@ def _to_batch_pairing(
 def _prim_numpy_one(d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Prim on one ``(n, n)`` matrix: ``n - 1`` steps of O(n) vector work (the algorithm's loop, not
     a loop per bar). ``blocked`` is +inf on vertices already in the tree, so one addition keeps
-    them out of every later update."""
+    them out of every later update. A vertex's parent never changes once it is in the tree, so the
+    joining edges are read once at the end."""
     n = d.shape[0]
     blocked = np.zeros(n, d.dtype)
     blocked[0] = np.inf
     key = d[0] + blocked
     parent = np.zeros(n, np.int64)
     added = np.empty(max(n - 1, 0), np.int64)
-    via = np.empty_like(added)
-    weight = np.empty(max(n - 1, 0))
     cand, better = np.empty_like(key), np.empty(n, bool)
     for s in range(n - 1):
         v = int(key.argmin())
-        added[s], via[s], weight[s] = v, parent[v], key[v]
+        added[s] = v
         blocked[v] = key[v] = np.inf
         np.add(d[v], blocked, out=cand)
         np.less(cand, key, out=better)
         np.minimum(key, cand, out=key)
         parent[better] = v
-    return added, via, weight
+    via = parent[added]
+    return added, via, d[via, added]  # the row Prim read: key[v] is d[parent[v], v]
 
 
 def _prim_numpy(d: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -112,21 +112,22 @@ def _prim_numpy(d: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarra
     key = d[:, 0, :] + blocked
     parent = np.zeros((B, N), np.int64)
     added = np.zeros((B, max(N - 1, 0)), np.int64)
-    via = np.zeros_like(added)
-    weight = np.full((B, max(N - 1, 0)), np.inf)
-    key_f, blocked_f, parent_f, rows = key.ravel(), blocked.ravel(), parent.ravel(), d.reshape(B * N, N)
+    key_f, blocked_f, rows = key.ravel(), blocked.ravel(), d.reshape(B * N, N)
     v_col = np.empty((B, 1), np.int64)
     cand, better = np.empty_like(key), np.empty(key.shape, bool)
     for s in range(N - 1):
         v = key.argmin(axis=1)
         flat = base + v  # flat indices: cheaper than 2-D fancy indexing
-        added[:, s], via[:, s], weight[:, s] = v, parent_f[flat], key_f[flat]
+        added[:, s] = v
         blocked_f[flat] = key_f[flat] = np.inf
         np.add(rows[flat], blocked, out=cand)
         np.less(cand, key, out=better)
         np.minimum(key, cand, out=key)
         v_col[:, 0] = v
         np.copyto(parent, v_col, where=better)
+    # Steps past a cloud's size pick padding (masked out by the caller); the rest read their edge.
+    via = np.take_along_axis(parent, added, axis=1)
+    weight = d[np.arange(B)[:, None], via, added]
     return added, via, weight
 
 
