@@ -151,3 +151,27 @@ def test_cli_kills_a_call_past_the_time_limit(tmp_path, capsys):
     first = status.index("timeout")
     assert all(s == "skipped" for s in status[first + 1:])
     assert "killed" in capsys.readouterr().out
+
+
+def test_interleaved_smoke_run_pairs_each_round_with_gph1(capsys):
+    from difftda.cli import main
+
+    res = bench.run_interleaved(["W1", "W3"], "smoke", ["difftda:auto"], rounds=3, log=lambda s: None)
+    assert res["mode"] == "interleaved"
+    cells = {(c["workload"], c["tool"]): c for c in res["cells"]}
+    assert set(cells) == {(w, t) for w in ("W1", "W3") for t in ("gph1", "difftda:auto")}  # gph1 is added
+    for c in cells.values():
+        assert len(c["times_ms"]) == 3 and all(t > 0 for t in c["times_ms"])
+    # The ratio is the median of the per-round ratios, not the ratio of the medians.
+    a, g = (np.asarray(cells[("W1", k)]["times_ms"]) for k in ("difftda:auto", "gph1"))
+    assert cells[("W1", "difftda:auto")]["ratio"] == pytest.approx(float(np.median(a / g)))
+    assert cells[("W1", "gph1")]["ratio"] == 1.0
+    text = bench.format_report(res)
+    assert "interleaved in one process, 3 rounds" in text and "peak RSS" not in text and "**1.00x**" in text
+    json.dumps(res)
+    # A step slower than slow_s is left out with a note instead of stalling the rounds.
+    slow = bench.run_interleaved(["W1"], "smoke", ["difftda:auto"], rounds=1, slow_s=0.0, log=lambda s: None)
+    assert slow["cells"] == [] and len(slow["notes"]) == 2
+    assert main(["bench", "--interleave", "--rounds", "2", "--workloads", "W1", "--sizes", "smoke",
+                 "--tools", "difftda:auto"]) == 0
+    assert "interleaved" in capsys.readouterr().out

@@ -61,7 +61,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["WORKLOADS", "make_data", "default_tools", "parse_tool", "reference_for", "compare", "run_benchmark",
-           "format_report", "main"]
+           "run_interleaved", "format_report", "main"]
 
 
 @dataclass(frozen=True)
@@ -708,6 +708,93 @@ def run_benchmark(workloads: list[str], sizes: str = "full", tools: list[str] | 
     }
 
 
+def run_interleaved(workloads: list[str], sizes: str = "full", tools: list[str] | None = None,
+                    threads: list[int] | None = None, rounds: int = 21, slow_s: float = 1.0,
+                    log=None) -> dict[str, Any]:
+    """Time the tools in one process, one step of each in turn, round after round.
+
+    The per-process mode gives each tool its own memory peak but times the tools minutes apart, so a
+    change of load on a shared machine lands on some rows and not on others. Here every round runs
+    one step of every tool back to back (in a rotating order), so a ratio to ``gph1`` is taken
+    within a round, and the reported ratio is the median over the rounds: slow drifts of the load
+    cancel out. No memory column (the tools share the process) and no time limit: a tool whose
+    warm-up step takes longer than ``slow_s`` seconds is left out with a note.
+
+    Returns a dict like :func:`run_benchmark`'s, with ``"mode": "interleaved"``; each cell has the
+    per-round times and ``ratio`` (the median of the per-round ratios to ``gph1``).
+    """
+    import torch
+
+    threads = threads or [2]
+    log = log or (lambda s: print(s, file=sys.stderr, flush=True))
+    keys = tools if tools is not None else default_tools(threads)
+    parsed = [parse_tool(k) for k in keys]
+    if not any(t.key == "gph1" for t in parsed):
+        parsed.insert(0, parse_tool("gph1"))
+    notes: list[str] = []
+    cells: list[dict[str, Any]] = []
+    t_start = time.time()
+    load_start = os.getloadavg() if hasattr(os, "getloadavg") else None
+    for wk in workloads:
+        w = WORKLOADS[wk]
+        log(f"{wk}: {w.title}")
+        for shape in w.sizes[sizes]:
+            label = w.label(shape)
+            x = make_data(wk, shape)
+            steps: dict[str, tuple[Tool, Any]] = {}
+            for tool in parsed:
+                why = _tool_unavailable(tool, w)
+                if why is None:
+                    torch.set_num_threads(tool.threads)
+                    step = _make_step(tool, w, x)[0]
+                    t0 = time.perf_counter()
+                    step()
+                    if time.perf_counter() - t0 > slow_s:
+                        why = f"a step takes over {slow_s:g} s: left out of the interleaved rounds"
+                    else:
+                        step()
+                        steps[tool.key] = (tool, step)
+                if why is not None:
+                    note = f"{tool.key} skipped for {wk} {label}: {why}"
+                    notes.append(note)
+                    log(f"  {note}")
+            times: dict[str, list[float]] = {k: [] for k in steps}
+            order = list(steps)
+            if not order:
+                continue
+            gc.collect()
+            gc.disable()
+            try:
+                for r in range(rounds):
+                    for k in order[r % len(order):] + order[: r % len(order)]:
+                        tool, step = steps[k]
+                        torch.set_num_threads(tool.threads)
+                        t0 = time.perf_counter()
+                        step()
+                        times[k].append((time.perf_counter() - t0) * 1e3)
+            finally:
+                gc.enable()
+            ref = times.get("gph1")
+            for k, t in times.items():
+                ratio = float(np.median(np.asarray(t) / np.asarray(ref))) if ref else None
+                cells.append({"workload": wk, "tool": k, "size": label, "status": "ok", "times_ms": t,
+                              "median_ms": float(np.median(t)), "ratio": ratio})
+                log(f"  {wk} {k:>32} {label:>8}: {np.median(t):9.3f} ms" + (f"  {ratio:.3f}x" if ratio else ""))
+    return {
+        "mode": "interleaved",
+        "date": time.strftime("%Y-%m-%d %H:%M", time.localtime(t_start)),
+        "wall_s": round(time.time() - t_start, 1),
+        "machine": _machine() | {"loadavg_start": load_start,
+                                 "loadavg_end": os.getloadavg() if hasattr(os, "getloadavg") else None},
+        "versions": _versions(),
+        "settings": {"workloads": workloads, "sizes": sizes, "threads": threads, "rounds": rounds,
+                     "tools": [t.key for t in parsed]},
+        "auto": _auto_backends(workloads),
+        "notes": notes,
+        "cells": cells,
+    }
+
+
 def _auto_backends(workloads: list[str]) -> dict[str, str]:
     try:
         import difftda
@@ -745,11 +832,19 @@ def format_report(res: dict[str, Any]) -> str:
                      " the machine makes the times noisy")
     lines.append("- versions: " + ", ".join(f"{k} {val}" for k, val in v.items()))
     s = res["settings"]
-    lines.append(f"- sizes={s['sizes']}, threads={s['threads']}, time limit {s['time_limit_s']} s, reps: {s['reps']}")
-    lines.append("")
-    lines.append("Cells: median [min-max] ms per step, then the ratio to gph1 (raw giotto-ph, 1 thread, pairing only)"
-                 " in the same run. (n=R): fewer than 7 repetitions. !: diagram or gradient differs from the"
-                 " reference (see the checks).")
+    interleaved = res.get("mode") == "interleaved"
+    if interleaved:
+        lines.append(f"- sizes={s['sizes']}, threads={s['threads']}, interleaved in one process, {s['rounds']} rounds")
+        lines.append("")
+        lines.append("Cells: median [min-max] ms per step over the rounds, then the median over the rounds of the"
+                     " ratio to gph1 (raw giotto-ph, 1 thread, pairing only) timed in the same round.")
+    else:
+        lines.append(f"- sizes={s['sizes']}, threads={s['threads']}, time limit {s['time_limit_s']} s,"
+                     f" reps: {s['reps']}")
+        lines.append("")
+        lines.append("Cells: median [min-max] ms per step, then the ratio to gph1 (raw giotto-ph, 1 thread, pairing"
+                     " only) in the same run. (n=R): fewer than 7 repetitions. !: diagram or gradient differs from the"
+                     " reference (see the checks).")
     for wk in s["workloads"]:
         w = WORKLOADS[wk]
         labels = [w.label(sh) for sh in w.sizes[s["sizes"]]]
@@ -758,9 +853,10 @@ def format_report(res: dict[str, Any]) -> str:
             if c["workload"] == wk:
                 rows.setdefault(c["tool"], {})[c["size"]] = c
         ref = {lb: rows.get("gph1", {}).get(lb, {}).get("median_ms") for lb in labels}
+        mem_col = [] if interleaved else ["peak RSS (increase)"]
         lines += ["", f"### {wk}: {w.title}", "",
-                  "| tool | " + " | ".join(labels) + " | peak RSS (increase) |",
-                  "|---|" + "---|" * len(labels) + "---|"]
+                  "| tool | " + " | ".join(labels + mem_col) + " |",
+                  "|---|" + "---|" * (len(labels) + len(mem_col))]
         for tool, row in rows.items():
             out = []
             mem = ""
@@ -774,23 +870,26 @@ def format_report(res: dict[str, Any]) -> str:
                     continue
                 t = c["times_ms"]
                 cell = f"{_fmt(c['median_ms'])} [{_fmt(min(t))}-{_fmt(max(t))}]"
-                if ref[lb]:
-                    cell += f" **{c['median_ms'] / ref[lb]:.2f}x**"
+                ratio = c.get("ratio") or (c["median_ms"] / ref[lb] if ref[lb] else None)
+                if ratio:
+                    cell += f" **{ratio:.2f}x**"
                 if len(t) < 7:
                     cell += f" (n={len(t)})"
                 chk = c.get("check", {})
                 if chk and (not chk.get("diagram_ok", True) or not chk.get("grad_ok", True)):
                     cell += " !"
                 out.append(cell)
-                if c["rss_mb"] is not None:
+                if c.get("rss_mb") is not None:
                     mem = f"{c['rss_mb']:.0f} MB (+{c['rss_mb'] - (c['rss_base_mb'] or 0):.0f})"
-            lines.append(f"| {tool} | " + " | ".join(out) + f" | {mem} |")
+            lines.append(f"| {tool} | " + " | ".join(out + ([] if interleaved else [mem])) + " |")
     bad = [c for c in cells if c["status"] == "ok" and c.get("check")
            and (not c["check"].get("diagram_ok", True) or not c["check"].get("grad_ok", True))]
     errors = [c for c in cells if c["status"] == "error"]
     lines += ["", "### Checks against the reference (raw giotto-ph 1 thread + closed-form gradient)", ""]
     checked = [c for c in cells if c["status"] == "ok" and c.get("check")]
-    if not checked:
+    if interleaved:
+        lines.append("not run in the interleaved mode (the per-process mode checks every cell)")
+    elif not checked:
         lines.append("no checks were run")
     else:
         worst_d = max(c["check"]["diagram_dev"] for c in checked)
@@ -822,13 +921,14 @@ def format_report(res: dict[str, Any]) -> str:
         if not mine or not ref:
             lines.append(f"- {wk} {size}: not measured (difftda:auto or gph1 missing)")
             continue
-        ratio = mine["median_ms"] / ref["median_ms"]
+        ratio = mine.get("ratio") or mine["median_ms"] / ref["median_ms"]
         verdict = "met" if ratio <= max_ratio else "NOT met"
         text = f"- {wk} {size}, difftda:auto ({auto}): {ratio:.2f}x gph1 (target <= {max_ratio}x: {verdict})"
         if speedup:
             tt = get.get("tt1")
             if tt:
-                sp = tt["median_ms"] / mine["median_ms"]
+                sp = (float(np.median(np.asarray(tt["times_ms"]) / np.asarray(mine["times_ms"]))) if interleaved
+                      else tt["median_ms"] / mine["median_ms"])
                 text += f"; {sp:.1f}x faster than tt1 (target >= {speedup}x: {'met' if sp >= speedup else 'NOT met'})"
             else:
                 text += "; tt1 not measured"
@@ -851,6 +951,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reps", type=int, default=None, help="fixed number of timed repetitions (default: adaptive)")
     p.add_argument("--no-check", action="store_true", help="skip the comparison with the reference")
     p.add_argument("--json", type=Path, default=None, help="write all results to this JSON file")
+    p.add_argument("--interleave", action="store_true",
+                   help="time all tools in one process, one step of each per round (ratios within a round; "
+                        "no memory, no checks, no time limit)")
+    p.add_argument("--rounds", type=int, default=21, help="rounds of the interleaved mode (default 21)")
 
 
 def run_cli(args: argparse.Namespace) -> int:
@@ -863,7 +967,13 @@ def run_cli(args: argparse.Namespace) -> int:
     workloads = [w.strip().upper() for w in args.workloads.split(",") if w.strip()]
     try:
         tools = expand_tools(args.tools, threads)
-        res = run_benchmark(workloads, args.sizes, tools, threads, args.time_limit, args.reps, not args.no_check)
+        if args.interleave:
+            for w in workloads:
+                if w not in WORKLOADS:
+                    raise ValueError(f"unknown workload {w!r}; choose from {', '.join(WORKLOADS)}")
+            res = run_interleaved(workloads, args.sizes, tools, threads, args.rounds)
+        else:
+            res = run_benchmark(workloads, args.sizes, tools, threads, args.time_limit, args.reps, not args.no_check)
     except ValueError as err:
         print(f"difftda bench: {err}", file=sys.stderr)
         return 2
