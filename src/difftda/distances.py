@@ -99,12 +99,12 @@ def _host_distances(x: torch.Tensor, metric: str) -> torch.Tensor:
     clouds = x.unsqueeze(0) if x.dim() == 2 else x
     B, n, dim = clouds.shape
     if dim >= _PDIST_MIN_DIM:
-        cond = torch.stack([torch.pdist(c, p) for c in clouds]).numpy()
-        upper, lower = _square_positions(B, n)  # one flat assignment for the whole batch
-        square = np.zeros(B * n * n, cond.dtype)
-        square[upper] = cond.ravel()
-        square[lower] = cond.ravel()
-        d = torch.from_numpy(square).view(B, n, n)
+        # Each cloud's pairs behind a 0 (the diagonal's value), then one gather lays out every square.
+        pairs = np.empty((B, 1 + n * (n - 1) // 2), dtype=np.float32 if x.dtype == torch.float32 else np.float64)
+        pairs[:, 0] = 0
+        for b, c in enumerate(clouds):
+            pairs[b, 1:] = torch.pdist(c, p).numpy()
+        d = torch.from_numpy(np.take(pairs.reshape(-1), _square_positions(B, n))).view(B, n, n)
     elif _coordinatewise(clouds):
         d = _coordinatewise_distances(clouds, p)
     else:
@@ -142,21 +142,21 @@ def _coordinatewise(x: torch.Tensor) -> bool:
     return 0 < x.shape[-1] <= _COORDINATEWISE_MAX_DIM and x.shape[-2] >= _COORDINATEWISE_MIN_POINTS
 
 
-def _square_positions(B: int, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Flat positions in a ``(B, n, n)`` batch of the pairs of ``torch.pdist``, above and below the
-    diagonal (cached up to a million pairs: 16 MB)."""
-    if B * n * (n - 1) <= 2 << 20:
+def _square_positions(B: int, n: int) -> np.ndarray:
+    """For every entry of a ``(B, n, n)`` batch, its position in the ``(B, 1 + n (n - 1) / 2)`` array
+    of each cloud's ``torch.pdist`` pairs behind a leading 0 (cached up to 2**21 entries: 16 MB)."""
+    if B * n * n <= 1 << 21:
         return _cached_square_positions(B, n)
     return _square_positions_uncached(B, n)
 
 
-def _square_positions_uncached(B: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+def _square_positions_uncached(B: int, n: int) -> np.ndarray:
     i, j = np.triu_indices(n, 1)
-    upper, lower = i * n + j, j * n + i
-    if B > 1:
-        offset = np.arange(B)[:, None] * (n * n)
-        upper, lower = (offset + upper).ravel(), (offset + lower).ravel()
-    return upper, lower
+    pos = np.zeros((n, n), np.int64)
+    pos[i, j] = pos[j, i] = np.arange(1, 1 + i.size)  # the pair (i, j), i < j, is pdist's entry k - 1
+    out = pos.reshape(-1) if B == 1 else (np.arange(B)[:, None] * (1 + i.size) + pos.reshape(1, -1)).reshape(-1)
+    out.flags.writeable = False  # shared through the cache
+    return out
 
 
 _cached_square_positions = functools.lru_cache(maxsize=8)(_square_positions_uncached)
