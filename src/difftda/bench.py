@@ -694,15 +694,8 @@ def run_benchmark(workloads: list[str], sizes: str = "full", tools: list[str] | 
                             c.check.update(compare(ref, got, w.maxdim, not parse_tool(c.tool).raw))
             for c in cells:
                 c.check.pop("out", None)
-    return {
-        "date": time.strftime("%Y-%m-%d %H:%M", time.localtime(t_start)),
-        "wall_s": round(time.time() - t_start, 1),
-        "machine": _machine() | {"loadavg_start": load_start,
-                                 "loadavg_end": os.getloadavg() if hasattr(os, "getloadavg") else None},
-        "versions": _versions(),
-        "settings": {"workloads": workloads, "sizes": sizes, "threads": threads, "time_limit_s": time_limit,
-                     "reps": reps or "baseline rule", "tools": [t.key for t in parsed]},
-        "auto": _auto_backends(workloads),
+    settings = {"time_limit_s": time_limit, "reps": reps or "baseline rule"}
+    return _result(t_start, load_start, workloads, sizes, threads, parsed, settings) | {
         "notes": notes,
         "cells": [vars(c) | {"median_ms": c.median} for c in cells],
     }
@@ -780,18 +773,25 @@ def run_interleaved(workloads: list[str], sizes: str = "full", tools: list[str] 
                 cells.append({"workload": wk, "tool": k, "size": label, "status": "ok", "times_ms": t,
                               "median_ms": float(np.median(t)), "ratio": ratio})
                 log(f"  {wk} {k:>32} {label:>8}: {np.median(t):9.3f} ms" + (f"  {ratio:.3f}x" if ratio else ""))
-    return {
+    return _result(t_start, load_start, workloads, sizes, threads, parsed, {"rounds": rounds}) | {
         "mode": "interleaved",
+        "notes": notes,
+        "cells": cells,
+    }
+
+
+def _result(t_start: float, load_start, workloads: list[str], sizes: str, threads: list[int],
+            parsed: list[Tool], settings: dict[str, Any]) -> dict[str, Any]:
+    """The header both modes share: date, machine, versions, settings, what "auto" resolves to."""
+    return {
         "date": time.strftime("%Y-%m-%d %H:%M", time.localtime(t_start)),
         "wall_s": round(time.time() - t_start, 1),
         "machine": _machine() | {"loadavg_start": load_start,
                                  "loadavg_end": os.getloadavg() if hasattr(os, "getloadavg") else None},
         "versions": _versions(),
-        "settings": {"workloads": workloads, "sizes": sizes, "threads": threads, "rounds": rounds,
+        "settings": {"workloads": workloads, "sizes": sizes, "threads": threads, **settings,
                      "tools": [t.key for t in parsed]},
         "auto": _auto_backends(workloads),
-        "notes": notes,
-        "cells": cells,
     }
 
 
