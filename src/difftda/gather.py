@@ -117,17 +117,19 @@ def gather(
     read = (c * N + i) * N + j
     parts_host = [fin.ravel(), ess.ravel(), fc, ec, read, pair_pos.ravel(), ess_pos]
     if attach and points is not None:
-        parts_host += [c * N + i, c * N + j]
+        parts_host += [c * N + i, c * N + j]  # the flat rows of both ends of each edge
     # One host -> device copy for all the indices of the batch; the rest are views of it.
     idx = torch.from_numpy(np.concatenate(parts_host)).to(dist.device)
     fin_t, ess_t, fin_cloud, ess_cloud, read_t, pair_pos_t, ess_pos_t, *point_ij = idx.split_with_sizes(
-        [4 * K, 2 * M, K, M, E, 2 * K, M] + ([E, E] if len(parts_host) > 7 else [])
+        [4 * K, 2 * M, K, M, E, 2 * K, M] + ([2 * E] if len(parts_host) > 7 else [])
     )
     fin_t, ess_t = fin_t.view(K, 4), ess_t.view(M, 2)
     values = dist.detach().reshape(-1)[read_t]
     if attach:  # one autograd node for every value of the batch
-        edges = point_ij if points is not None else [read_t]
-        pairs, births = _Bars.apply(source, values, pair_pos_t, ess_pos_t, _P.get(metric, 0.0), *edges)
+        if points is None:
+            pairs, births = _Bars.apply(source, values, pair_pos_t, ess_pos_t, None, read_t)
+        else:
+            pairs, births = _Bars.apply(source, values, pair_pos_t, ess_pos_t, _P[metric], point_ij[0])
     else:
         pairs, births = _place(values, pair_pos_t, ess_pos_t)
     counts = (fin_counts.tolist(), ess_counts.tolist())
@@ -165,29 +167,34 @@ class _Bars(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, source, values, pair_pos, ess_pos, p, *edges):
-        ctx.p, ctx.E, ctx.values = p, len(values), values
-        ctx.save_for_backward(source, pair_pos, ess_pos, *edges)
+    def forward(ctx, source, values, pair_pos, ess_pos, p, edges):
+        """``edges``: for a matrix ``source``, the flat entry each value was read from (``p`` unused);
+        for points, ``[i..., j...]``: the flat rows of the two ends of each edge."""
+        ctx.p, ctx.values = p, values
+        ctx.save_for_backward(source, pair_pos, ess_pos, edges)
         return _place(values, pair_pos, ess_pos)
 
     @staticmethod
     def backward(ctx, grad_pairs, grad_births):
-        source, pair_pos, ess_pos, *edges = ctx.saved_tensors
-        grad = grad_pairs.new_zeros(ctx.E + 1).index_add(0, pair_pos, grad_pairs.reshape(-1))
-        grad = grad.index_add(0, ess_pos, grad_births)[1:]
-        if len(edges) == 1:  # the matrix: each value was read from one entry
-            g = source.new_zeros(source.numel()).index_add(0, edges[0], grad)
-            return (g.view_as(source),) + (None,) * 5
+        source, pair_pos, ess_pos, edges = ctx.saved_tensors
+        E = len(ctx.values)
+        grad = grad_pairs.new_zeros(E + 1).index_add(
+            0, torch.cat([pair_pos.reshape(-1), ess_pos]), torch.cat([grad_pairs.reshape(-1), grad_births])
+        )[1:]
+        if ctx.p is None:  # the matrix: each value was read from one entry
+            g = source.new_zeros(source.numel()).index_add(0, edges, grad)
+            return g.view_as(source), None, None, None, None, None
         x = source.reshape(-1, source.shape[-1])
-        i, j = edges
+        i, j = edges[:E], edges[E:]
+        # One index_add over both ends of every edge (two calls cost twice as much on small rows).
         if ctx.p == 2.0 and not torch.is_grad_enabled():
-            # First-order backward (no create_graph): the lengths are the known values, and every
-            # temporary is updated in place.
+            # First-order backward (no create_graph): the lengths are the known values, and the
+            # temporaries are filled in place.
             coef = torch.where(ctx.values > 0, grad / ctx.values.clamp_min(torch.finfo(x.dtype).tiny), 0)
-            step = x.index_select(0, i).sub_(x.index_select(0, j)).mul_(coef[:, None])
-            g = torch.zeros_like(x)
-            g.index_add_(0, i, step).index_add_(0, j, step, alpha=-1)
-            return (g.view_as(source),) + (None,) * 6
+            step = x.new_empty(2 * E, x.shape[1])
+            torch.sub(x.index_select(0, i), x.index_select(0, j), out=step[:E]).mul_(coef[:, None])
+            torch.neg(step[:E], out=step[E:])
+            return torch.zeros_like(x).index_add_(0, edges, step).view_as(source), None, None, None, None, None
         diff = x.index_select(0, i) - x.index_select(0, j)
         if ctx.p == 2.0:
             norm = torch.linalg.vector_norm(diff, dim=-1)
@@ -198,5 +205,5 @@ class _Bars(torch.autograd.Function):
             mag = diff.abs()
             top = (mag == mag.amax(dim=-1, keepdim=True)) & (mag > 0)
             step = diff.sign() * top * (grad[:, None] / top.sum(-1, keepdim=True).clamp_min(1))
-        g = torch.zeros_like(x).index_add(0, i, step).index_add(0, j, step, alpha=-1)
-        return (g.view_as(source),) + (None,) * 6
+        g = torch.zeros_like(x).index_add(0, edges, torch.cat([step, -step]))
+        return g.view_as(source), None, None, None, None, None
