@@ -175,3 +175,5 @@ def test_interleaved_smoke_run_pairs_each_round_with_gph1(capsys):
     assert main(["bench", "--interleave", "--rounds", "2", "--workloads", "W1", "--sizes", "smoke",
                  "--tools", "difftda:auto"]) == 0
     assert "interleaved" in capsys.readouterr().out
+    assert main(["bench", "--interleave", "--rounds", "0", "--workloads", "W1", "--sizes", "smoke"]) == 2
+    assert "rounds must be >= 1" in capsys.readouterr().err

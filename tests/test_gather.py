@@ -154,3 +154,31 @@ def test_index_outside_the_cloud_is_refused(where, batch):
         # A ragged batch: index 5 is outside the first cloud but inside the others.
         x = torch.randn(5, 2) if batch == 1 else [torch.randn(5 + b, 2) for b in range(batch)]
         difftda.persistence(x, maxdim=0, backend=Broken())
+
+
+def _central(f, x, t, h=1e-6):
+    return (f(x + h * t) - f(x - h * t)) / (2 * h)
+
+
+@pytest.mark.filterwarnings("ignore:.*torch.jit.script.*:DeprecationWarning")  # torch's own forward-AD setup
+@pytest.mark.parametrize("metric", ["euclidean", "manhattan", "chebyshev", "precomputed"])
+@pytest.mark.parametrize("requires_grad", [False, True])
+def test_forward_mode_ad_matches_finite_differences(backend, metric, requires_grad):
+    import torch.autograd.forward_ad as fwAD
+
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(12, 3, dtype=torch.float64, generator=g)
+    t = torch.randn(12, 3, dtype=torch.float64, generator=g)
+    if metric == "precomputed":
+        x, t = torch.cdist(x, x), t @ t.T
+        t = t.fill_diagonal_(0)
+
+    def values(z):
+        d = difftda.persistence(z, maxdim=1, backend=backend, metric=metric)
+        return torch.cat([d[0].pairs.reshape(-1), d[1].pairs.reshape(-1), d[0].essential])
+
+    with fwAD.dual_level():
+        dual = fwAD.make_dual(x.clone().requires_grad_(requires_grad), t)
+        tangent = fwAD.unpack_dual(values(dual)).tangent
+    assert tangent is not None
+    torch.testing.assert_close(tangent, _central(values, x, t), rtol=1e-5, atol=1e-7)

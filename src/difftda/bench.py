@@ -720,6 +720,13 @@ def run_interleaved(workloads: list[str], sizes: str = "full", tools: list[str] 
 
     threads = threads or [2]
     log = log or (lambda s: print(s, file=sys.stderr, flush=True))
+    if rounds < 1:
+        raise ValueError(f"rounds must be >= 1; got {rounds}")
+    if sizes not in ("smoke", "small", "full"):
+        raise ValueError(f"sizes must be 'smoke', 'small' or 'full'; got {sizes!r}")
+    for w in workloads:
+        if w not in WORKLOADS:
+            raise ValueError(f"unknown workload {w!r}; choose from {', '.join(WORKLOADS)}")
     keys = tools if tools is not None else default_tools(threads)
     parsed = [parse_tool(k) for k in keys]
     if not any(t.key == "gph1" for t in parsed):
@@ -739,14 +746,17 @@ def run_interleaved(workloads: list[str], sizes: str = "full", tools: list[str] 
                 why = _tool_unavailable(tool, w)
                 if why is None:
                     torch.set_num_threads(tool.threads)
-                    step = _make_step(tool, w, x)[0]
-                    t0 = time.perf_counter()
-                    step()
-                    if time.perf_counter() - t0 > slow_s:
-                        why = f"a step takes over {slow_s:g} s: left out of the interleaved rounds"
-                    else:
+                    try:
+                        step = _make_step(tool, w, x)[0]
+                        t0 = time.perf_counter()
                         step()
-                        steps[tool.key] = (tool, step)
+                        if time.perf_counter() - t0 > slow_s:
+                            why = f"a step takes over {slow_s:g} s: left out of the interleaved rounds"
+                        else:
+                            step()
+                            steps[tool.key] = (tool, step)
+                    except Exception as err:  # noqa: BLE001 - the row is left out, the others go on
+                        why = f"error: {type(err).__name__}: {err}"[:300]
                 if why is not None:
                     note = f"{tool.key} skipped for {wk} {label}: {why}"
                     notes.append(note)
@@ -954,7 +964,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--interleave", action="store_true",
                    help="time all tools in one process, one step of each per round (ratios within a round; "
                         "no memory, no checks, no time limit)")
-    p.add_argument("--rounds", type=int, default=21, help="rounds of the interleaved mode (default 21)")
+    p.add_argument("--rounds", type=int, default=21, help="rounds of the interleaved mode (default 21, at least 1)")
 
 
 def run_cli(args: argparse.Namespace) -> int:
@@ -968,9 +978,6 @@ def run_cli(args: argparse.Namespace) -> int:
     try:
         tools = expand_tools(args.tools, threads)
         if args.interleave:
-            for w in workloads:
-                if w not in WORKLOADS:
-                    raise ValueError(f"unknown workload {w!r}; choose from {', '.join(WORKLOADS)}")
             res = run_interleaved(workloads, args.sizes, tools, threads, args.rounds)
         else:
             res = run_benchmark(workloads, args.sizes, tools, threads, args.time_limit, args.reps, not args.no_check)

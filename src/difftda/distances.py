@@ -64,16 +64,16 @@ def distances(x: torch.Tensor, metric: str) -> torch.Tensor:
         flat = clouds.new_zeros(B, n * n).index_put((rows, i * n + j), cond).index_put((rows, j * n + i), cond)
         d = flat.view(B, n, n)
         return d[0] if x.dim() == 2 else d
+    if x.device.type == "cpu" and _coordinatewise(x):
+        # The graph-free layout's values (which round some euclidean entries differently from cdist),
+        # so that values never depend on whether x requires grad; cdist's gradient, recomputed in
+        # backward.
+        return _CoordinatewiseDistances.apply(x, metric)
     # The difference-based path computes |x_i - x_j| entry by entry: no cancellation, 0 on the diagonal.
     d = torch.cdist(x, x, p=p, compute_mode="donot_use_mm_for_euclid_dist")
     if x.device.type == "cpu":
         # The CPU kernel evaluates (i, j) and (j, i) with the same operations in the same order, so the
         # result is already exactly symmetric with a zero diagonal (tests/test_distances.py checks it).
-        if _coordinatewise(x):
-            # The graph-free layout rounds some euclidean entries differently: take its values (the
-            # difference is a few ulps, so d + (exact - d) is exact) and cdist's gradient, so that the
-            # values never depend on whether x requires grad.
-            d = d + (_host_distances(x.detach(), metric) - d).detach()
         return d
     # Elsewhere mirror the strict upper triangle: exactness whatever the kernel does.
     upper = torch.triu(d, diagonal=1)
@@ -114,7 +114,8 @@ def _host_distances(x: torch.Tensor, metric: str) -> torch.Tensor:
 
 def _coordinatewise_distances(clouds: torch.Tensor, p: float) -> torch.Tensor:
     """``|x_i - x_j|_p`` accumulated one coordinate at a time, a block of rows at a time: no
-    ``(n, n, d)`` tensor, and one temporary of at most 2**18 entries next to the result."""
+    ``(n, n, d)`` tensor, and one temporary of about 2**18 entries (at least one row of every
+    cloud) next to the result."""
     B, n, dim = clouds.shape
     out = clouds.new_empty(B, n, n)
     step = max(1, (1 << 18) // (B * n))
@@ -125,7 +126,10 @@ def _coordinatewise_distances(clouds: torch.Tensor, p: float) -> torch.Tensor:
         for k in range(dim):
             target = block if k == 0 else term
             torch.sub(clouds[:, r : r + step, k, None], cols[k], out=target)
-            target.square_() if p == 2.0 else target.abs_()
+            if p == 2.0:
+                target.square_()
+            else:
+                target.abs_()
             if k == 0:
                 continue
             if p == math.inf:
@@ -137,6 +141,31 @@ def _coordinatewise_distances(clouds: torch.Tensor, p: float) -> torch.Tensor:
     return out
 
 
+class _CoordinatewiseDistances(torch.autograd.Function):
+    """Coordinate-wise distances with autograd: forward keeps one matrix (no graph of its
+    temporaries); backward rebuilds ``torch.cdist`` of the saved points and differentiates that
+    (the same gradient as before)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, metric: str) -> torch.Tensor:
+        ctx.metric = metric
+        ctx.save_for_backward(x)
+        return _host_distances(x.detach(), metric)
+
+    @staticmethod
+    def _cdist(x: torch.Tensor, metric: str) -> torch.Tensor:
+        return torch.cdist(x, x, p=_P[metric], compute_mode="donot_use_mm_for_euclid_dist")
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        (x,) = ctx.saved_tensors
+        create = torch.is_grad_enabled()  # backward of a backward (create_graph=True)
+        with torch.enable_grad():
+            z = x if create and x.requires_grad else x.detach().requires_grad_(True)
+            (gx,) = torch.autograd.grad(_CoordinatewiseDistances._cdist(z, ctx.metric), z, grad, create_graph=create)
+        return gx, None
+
+
 def _coordinatewise(x: torch.Tensor) -> bool:
     """Whether the graph-free CPU layout of ``x`` goes one coordinate at a time."""
     return 0 < x.shape[-1] <= _COORDINATEWISE_MAX_DIM and x.shape[-2] >= _COORDINATEWISE_MIN_POINTS
@@ -144,8 +173,9 @@ def _coordinatewise(x: torch.Tensor) -> bool:
 
 def _square_positions(B: int, n: int) -> np.ndarray:
     """For every entry of a ``(B, n, n)`` batch, its position in the ``(B, 1 + n (n - 1) / 2)`` array
-    of each cloud's ``torch.pdist`` pairs behind a leading 0 (cached up to 2**21 entries: 16 MB)."""
-    if B * n * n <= 1 << 21:
+    of each cloud's ``torch.pdist`` pairs behind a leading 0 (the last 4 shapes of up to 2**20
+    entries, 8 MB each, are cached)."""
+    if B * n * n <= 1 << 20:
         return _cached_square_positions(B, n)
     return _square_positions_uncached(B, n)
 
@@ -159,4 +189,4 @@ def _square_positions_uncached(B: int, n: int) -> np.ndarray:
     return out
 
 
-_cached_square_positions = functools.lru_cache(maxsize=8)(_square_positions_uncached)
+_cached_square_positions = functools.lru_cache(maxsize=4)(_square_positions_uncached)

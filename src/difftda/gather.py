@@ -112,26 +112,24 @@ def gather(
     pair_pos[k0:, 0] = np.arange(K + 1, 2 * K - k0 + 1)
     pair_pos[:, 1] = np.arange(1, K + 1)
     ess_pos = np.concatenate([np.zeros(m0, np.int64), np.arange(2 * K - k0 + 1, E + 1)])
-    source = dist if points is None else points
-    attach = source.requires_grad
+    # Point input: values from the detached matrix, gradient (and forward-mode tangent) from the
+    # critical edges' lengths. Matrix input: plain indexing, so autograd does everything itself.
+    attach = points is not None and (points.requires_grad or _has_tangent(points))
     read = (c * N + i) * N + j
     parts_host = [fin.ravel(), ess.ravel(), fc, ec, read, pair_pos.ravel(), ess_pos]
-    if attach and points is not None:
+    if attach:
         parts_host += [c * N + i, c * N + j]  # the flat rows of both ends of each edge
     # One host -> device copy for all the indices of the batch; the rest are views of it.
     idx = torch.from_numpy(np.concatenate(parts_host)).to(dist.device)
     fin_t, ess_t, fin_cloud, ess_cloud, read_t, pair_pos_t, ess_pos_t, *point_ij = idx.split_with_sizes(
-        [4 * K, 2 * M, K, M, E, 2 * K, M] + ([2 * E] if len(parts_host) > 7 else [])
+        [4 * K, 2 * M, K, M, E, 2 * K, M] + ([2 * E] if attach else [])
     )
     fin_t, ess_t = fin_t.view(K, 4), ess_t.view(M, 2)
-    values = dist.detach().reshape(-1)[read_t]
     if attach:  # one autograd node for every value of the batch
-        if points is None:
-            pairs, births = _Bars.apply(source, values, pair_pos_t, ess_pos_t, None, read_t)
-        else:
-            pairs, births = _Bars.apply(source, values, pair_pos_t, ess_pos_t, _P[metric], point_ij[0])
+        values = dist.detach().reshape(-1)[read_t]
+        pairs, births = _Bars.apply(points, values, pair_pos_t, ess_pos_t, point_ij[0], _P[metric])
     else:
-        pairs, births = _place(values, pair_pos_t, ess_pos_t)
+        pairs, births = _place((dist if points is None else dist.detach()).reshape(-1)[read_t], pair_pos_t, ess_pos_t)
     counts = (fin_counts.tolist(), ess_counts.tolist())
     # Groups are dimension-major, so each dimension of the whole batch is one contiguous slice.
     dims = maxdim + 1
@@ -157,34 +155,56 @@ def _place(values: torch.Tensor, pair_pos: torch.Tensor, ess_pos: torch.Tensor) 
     return ext[pair_pos].view(-1, 2), ext[ess_pos]
 
 
+def _has_tangent(x: torch.Tensor) -> bool:
+    """Whether ``x`` carries a forward-mode AD tangent (at the current dual level)."""
+    return torch.autograd.forward_ad.unpack_dual(x).tangent is not None
+
+
 class _Bars(torch.autograd.Function):
-    """The values of every bar of a batch, in one node of the graph.
+    """The values of every bar of a batch from point input, in one node of the graph.
 
     Forward places the known edge lengths (read from the detached matrix, so bit for bit the matrix's
-    values). Backward sends each value's gradient to its edge: into the matrix entry it was read from,
-    or, for point input, to ``|x_i - x_j|`` of the critical edge alone (O(bars * d), not O(n^2 * d)).
-    Backward is written in differentiable torch operations, so double backward works too.
+    values). Backward sends each value's gradient to ``|x_i - x_j|`` of its critical edge alone
+    (O(bars * d), not O(n^2 * d)); it is written in differentiable torch operations, so double
+    backward works too. ``jvp`` gives forward-mode AD the same derivative. A zero-length edge (two
+    equal points) has derivative 0.
     """
 
     @staticmethod
-    def forward(ctx, source, values, pair_pos, ess_pos, p, edges):
-        """``edges``: for a matrix ``source``, the flat entry each value was read from (``p`` unused);
-        for points, ``[i..., j...]``: the flat rows of the two ends of each edge."""
+    def forward(ctx, points, values, pair_pos, ess_pos, edges, p):
+        """``edges``: ``[i..., j...]``, the flat rows (in ``points.reshape(-1, d)``) of both ends."""
         ctx.p, ctx.values = p, values
-        ctx.save_for_backward(source, pair_pos, ess_pos, edges)
+        ctx.save_for_backward(points, pair_pos, ess_pos, edges)
+        ctx.save_for_forward(points, pair_pos, ess_pos, edges)
         return _place(values, pair_pos, ess_pos)
 
     @staticmethod
+    def jvp(ctx, t_points, *_):
+        points, pair_pos, ess_pos, edges = ctx.saved_tensors
+        d = points.shape[-1]
+        x, t = points.reshape(-1, d), t_points.reshape(-1, d)
+        E = len(edges) // 2
+        diff = x.index_select(0, edges[:E]) - x.index_select(0, edges[E:])
+        dt = t.index_select(0, edges[:E]) - t.index_select(0, edges[E:])
+        if ctx.p == 2.0:
+            length = ctx.values.clamp_min(torch.finfo(x.dtype).tiny)
+            change = torch.where(ctx.values > 0, (diff * dt).sum(-1) / length, 0)
+        elif ctx.p == 1.0:
+            change = (diff.sign() * dt).sum(-1)
+        else:  # chebyshev: the largest coordinate, shared among ties as in backward
+            mag = diff.abs()
+            top = (mag == mag.amax(dim=-1, keepdim=True)) & (mag > 0)
+            change = (diff.sign() * top * dt).sum(-1) / top.sum(-1).clamp_min(1)
+        return _place(change, pair_pos, ess_pos)
+
+    @staticmethod
     def backward(ctx, grad_pairs, grad_births):
-        source, pair_pos, ess_pos, edges = ctx.saved_tensors
+        points, pair_pos, ess_pos, edges = ctx.saved_tensors
         E = len(ctx.values)
         grad = grad_pairs.new_zeros(E + 1).index_add(
             0, torch.cat([pair_pos.reshape(-1), ess_pos]), torch.cat([grad_pairs.reshape(-1), grad_births])
         )[1:]
-        if ctx.p is None:  # the matrix: each value was read from one entry
-            g = source.new_zeros(source.numel()).index_add(0, edges, grad)
-            return g.view_as(source), None, None, None, None, None
-        x = source.reshape(-1, source.shape[-1])
+        x = points.reshape(-1, points.shape[-1])
         i, j = edges[:E], edges[E:]
         # One index_add over both ends of every edge (two calls cost twice as much on small rows).
         if ctx.p == 2.0 and not torch.is_grad_enabled():
@@ -194,7 +214,7 @@ class _Bars(torch.autograd.Function):
             step = x.new_empty(2 * E, x.shape[1])
             torch.sub(x.index_select(0, i), x.index_select(0, j), out=step[:E]).mul_(coef[:, None])
             torch.neg(step[:E], out=step[E:])
-            return torch.zeros_like(x).index_add_(0, edges, step).view_as(source), None, None, None, None, None
+            return torch.zeros_like(x).index_add_(0, edges, step).view_as(points), None, None, None, None, None
         diff = x.index_select(0, i) - x.index_select(0, j)
         if ctx.p == 2.0:
             norm = torch.linalg.vector_norm(diff, dim=-1)
@@ -206,4 +226,4 @@ class _Bars(torch.autograd.Function):
             top = (mag == mag.amax(dim=-1, keepdim=True)) & (mag > 0)
             step = diff.sign() * top * (grad[:, None] / top.sum(-1, keepdim=True).clamp_min(1))
         g = torch.zeros_like(x).index_add(0, edges, torch.cat([step, -step]))
-        return g.view_as(source), None, None, None, None, None
+        return g.view_as(points), None, None, None, None, None

@@ -126,8 +126,7 @@ def persistence(
         points = batch if isinstance(batch, torch.Tensor) else nn.utils.rnn.pad_sequence(batch, batch_first=True)
         sizes = [c.shape[0] for c in batch]
         check_scale(points)
-        with torch.no_grad():
-            dist = distances(points, metric)
+        dist = distances(points.detach(), metric)  # no graph and no forward-mode tangent: values only
     if min(sizes) == 0:
         raise ValueError("x has a cloud with no points; persistence needs at least one point")
     # One detached host copy, in the input's precision (none at all for a CPU tensor in float32 or
