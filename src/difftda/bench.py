@@ -708,7 +708,7 @@ def run_interleaved(workloads: list[str], sizes: str = "full", tools: list[str] 
 
     The per-process mode gives each tool its own memory peak but times the tools minutes apart, so a
     change of load on a shared machine lands on some rows and not on others. Here every round runs
-    one step of every tool back to back (in a rotating order), so a ratio to ``gph1`` is taken
+    one step of every tool back to back (in a new random order each round), so a ratio to ``gph1`` is taken
     within a round, and the reported ratio is the median over the rounds: slow drifts of the load
     cancel out. No memory column (the tools share the process) and no time limit: a tool whose
     warm-up step takes longer than ``slow_s`` seconds is left out with a note.
@@ -763,13 +763,16 @@ def run_interleaved(workloads: list[str], sizes: str = "full", tools: list[str] 
                     log(f"  {note}")
             times: dict[str, list[float]] = {k: [] for k in steps}
             order = list(steps)
+            rng = np.random.default_rng(0)
             if not order:
                 continue
             gc.collect()
             gc.disable()
             try:
-                for r in range(rounds):
-                    for k in order[r % len(order):] + order[: r % len(order)]:
+                for _ in range(rounds):
+                    # A fresh order every round: each tool follows every other one about equally
+                    # often (a step after a two-thread tool can run slower while its threads wind down).
+                    for k in rng.permutation(order):
                         tool, step = steps[k]
                         torch.set_num_threads(tool.threads)
                         t0 = time.perf_counter()
