@@ -1,15 +1,16 @@
 """Step 3 of the pipeline: critical edges -> differentiable diagrams, for a whole batch at once.
 
-This is the only place where indices become values, and the only gradient code of difftda: a bar's
-birth and death are the lengths of its critical edges, read with autograd. Backends never see it.
+This is the only place where indices become values, and the only code that gives bars their
+gradient: a bar's birth and death are the lengths of its critical edges. Backends never see it.
 
 Two ways to read a length, chosen by the caller:
 
-* from the matrix ``dist`` (``metric="precomputed"``): ``dist[b, i, j]``, so the gradient flows into
-  the matrix;
-* from the points: the value is still ``dist[b, i, j]`` bit for bit, but the gradient comes from
-  ``|x_i - x_j|`` recomputed for the critical edges only. Backward then costs O(bars * d) instead of
-  O(n^2 * d), and the n x n matrix never enters the autograd graph.
+* from the matrix ``dist`` (``metric="precomputed"``): ``dist[b, i, j]`` by plain indexing, so
+  autograd (reverse and forward mode) flows into the matrix;
+* from the points: the value is still ``dist[b, i, j]`` bit for bit, but one autograd node
+  (:class:`_Bars`) gives every value of the batch the derivative of ``|x_i - x_j|`` of its critical
+  edge. Backward then costs O(bars * d) instead of O(n^2 * d), and the n x n matrix never enters
+  the autograd graph.
 """
 
 from __future__ import annotations
