@@ -1,4 +1,4 @@
-"""The benchmark (``difftda bench``): data, the independent reference, the checks, a smoke run.
+"""The benchmark harness (``benchmarks/run.py``): data, the independent reference, the checks, a smoke run.
 
 The reference of the benchmark's correctness checks is tested against tools that share no code with
 it or with difftda: scipy's minimum spanning tree and ripser.py, and central finite differences.
@@ -6,15 +6,30 @@ it or with difftda: scipy's minimum spanning tree and ripser.py, and central fin
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from difftda import bench
-from difftda.bench import WORKLOADS, compare, make_data, parse_tool, reference_for
-
 gph = pytest.importorskip("gph")
+
+
+def _load_harness():
+    """benchmarks/run.py is a script of the checkout, not part of the installed package."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "run.py"
+    spec = importlib.util.spec_from_file_location("difftda_benchmarks_run", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the file executes
+    spec.loader.exec_module(module)
+    return module
+
+
+bench = _load_harness()
+WORKLOADS, compare, make_data = bench.WORKLOADS, bench.compare, bench.make_data
+parse_tool, reference_for = bench.parse_tool, bench.reference_for
 
 
 def test_data_is_deterministic_float32_with_the_baseline_shapes():
@@ -135,15 +150,15 @@ def test_smoke_run_times_checks_and_measures_memory():
     text = bench.format_report(res)
     assert "| gph1 | " in text and "**1.00x**" in text and "difftda:auto" in text
     assert "torch-topological" in text  # the versions line names the peers, installed or not
+    assert "### Summary" in text and "gph1" in text.split("### Summary")[1]
     json.dumps(res)
 
 
 def test_cli_kills_a_call_past_the_time_limit(tmp_path, capsys):
-    from difftda.cli import main
-
+    main = bench.main
     out = tmp_path / "b.json"
     # W1 n=1000 takes tens of ms for giotto-ph: it cannot return within 5 ms.
-    assert main(["bench", "--workloads", "W1", "--sizes", "full", "--tools", "gph1", "--threads", "1",
+    assert main(["--workloads", "W1", "--sizes", "full", "--tools", "gph1", "--threads", "1",
                  "--time-limit", "0.005", "--reps", "1", "--no-check", "--json", str(out)]) == 0
     res = json.loads(out.read_text())
     status = [c["status"] for c in res["cells"]]
@@ -154,8 +169,7 @@ def test_cli_kills_a_call_past_the_time_limit(tmp_path, capsys):
 
 
 def test_interleaved_smoke_run_pairs_each_round_with_gph1(capsys):
-    from difftda.cli import main
-
+    main = bench.main
     res = bench.run_interleaved(["W1", "W3"], "smoke", ["difftda:auto"], rounds=3, log=lambda s: None)
     assert res["mode"] == "interleaved"
     cells = {(c["workload"], c["tool"]): c for c in res["cells"]}
@@ -172,8 +186,43 @@ def test_interleaved_smoke_run_pairs_each_round_with_gph1(capsys):
     # A step slower than slow_s is left out with a note instead of stalling the rounds.
     slow = bench.run_interleaved(["W1"], "smoke", ["difftda:auto"], rounds=1, slow_s=0.0, log=lambda s: None)
     assert slow["cells"] == [] and len(slow["notes"]) == 2
-    assert main(["bench", "--interleave", "--rounds", "2", "--workloads", "W1", "--sizes", "smoke",
+    assert main(["--interleave", "--rounds", "2", "--workloads", "W1", "--sizes", "smoke",
                  "--tools", "difftda:auto"]) == 0
     assert "interleaved" in capsys.readouterr().out
-    assert main(["bench", "--interleave", "--rounds", "0", "--workloads", "W1", "--sizes", "smoke"]) == 2
+    assert main(["--interleave", "--rounds", "0", "--workloads", "W1", "--sizes", "smoke"]) == 2
     assert "rounds must be >= 1" in capsys.readouterr().err
+
+
+def test_a_new_workload_and_tool_kind_plug_in(monkeypatch):
+    """The registries are the only place a new workload or row needs: rows that do not take its input skip."""
+    import torch
+
+    def forward(tool, workload, x):
+        # A stand-in differentiable tool: H0 deaths from scipy's minimum spanning tree, rebuilt with torch.
+        from scipy.sparse.csgraph import minimum_spanning_tree
+
+        def f():
+            d = torch.cdist(x, x)
+            mst = minimum_spanning_tree(d.detach().double().numpy()).tocoo()
+            deaths = d[torch.as_tensor(mst.row), torch.as_tensor(mst.col)]
+            return [[torch.stack([torch.zeros_like(deaths), deaths], 1)]]
+
+        return f
+
+    w1 = WORKLOADS["W1"]
+    new = bench.Workload("X1", "test workload", 0, {"smoke": ((20, 3),)}, w1.data, w1.loss, w1.reference,
+                         input="points-3d", baseline="mst1")
+    monkeypatch.setitem(bench.WORKLOADS, "X1", new)
+    monkeypatch.setitem(bench.TOOL_KINDS, "mst", bench.ToolKind("mst", "scipy", "scipy", inputs=("points-3d",),
+                                                                forward=forward))
+    assert bench.default_tools([1], "peers")[-1] == "mst1"
+    res = bench.run_interleaved(["X1"], "smoke", ["gph1", "mst1"], rounds=2, log=lambda s: None)
+    assert [c["tool"] for c in res["cells"]] == ["mst1"] and res["cells"][0]["ratio"] == 1.0
+    assert any("gph1 skipped" in n and "points-3d" in n for n in res["notes"])
+    x = make_data("X1", (20, 3))
+    assert x.shape == (20, 3) and np.array_equal(x, make_data("X1", (20, 3)))
+    step, outputs = bench._make_step(parse_tool("mst1"), new, x)
+    step()
+    dgms, grad = outputs()
+    ref_dgms, ref_grad = reference_for(new, x)
+    assert compare((ref_dgms, ref_grad), {"c0_h0": dgms[0][0], "grad": grad}, 0, True)["grad_ok"]

@@ -125,19 +125,6 @@ def _demo_plots(args: argparse.Namespace, x: torch.Tensor, labels: torch.Tensor,
     print(f"wrote {path}")
 
 
-def _bench_args(p: argparse.ArgumentParser) -> None:
-    from .bench import add_arguments
-
-    add_arguments(p)
-
-
-@command("bench", "time workloads W1-W4 for every backend and installed peer (see docs/performance.md)", _bench_args)
-def bench(args: argparse.Namespace) -> int:
-    from .bench import run_cli
-
-    return run_cli(args)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="difftda", description="Differentiable persistent homology for PyTorch.")
     sub = parser.add_subparsers(dest="command", required=True)
