@@ -252,13 +252,13 @@ def test_missing_package_names_the_extra():
 
     try:
         assert "phantom-test" not in difftda.list_backends()
-        with pytest.raises(difftda.BackendUnavailableError, match=r"pip install 'difftda\[phantom\]'"):
+        with pytest.raises(difftda.BackendUnavailableError, match=r"pip install -e '\.\[phantom\]'"):
             difftda.get_backend("phantom-test")
         assert issubclass(difftda.BackendUnavailableError, ImportError)
     finally:
-        from difftda.backends import _BACKENDS
+        from difftda.backends import unregister_backend
 
-        _BACKENDS.pop("phantom-test")
+        unregister_backend("phantom-test")
 
 
 # ----------------------------------------------------------------------------- argument errors

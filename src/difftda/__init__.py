@@ -1,8 +1,9 @@
 """difftda: persistent homology as a differentiable PyTorch operation.
 
-The pipeline, one module each: ``distances`` (points -> matrix, on the input's device) ->
-``backends`` (a CPU engine pairs the detached matrix and returns critical edges) -> ``gather``
-(edges -> differentiable diagrams) -> ``diagrams`` (the result types) -> ``losses`` / ``nn``.
+The pipeline: ``filtrations`` (each lays out its values on the input's device: distances of a point
+cloud, the pixels of an image, ...) -> ``backends`` (a CPU engine pairs a detached copy and returns
+critical positions) -> ``gather`` (positions -> differentiable diagrams, shared by every
+filtration) -> ``diagrams`` (the result types) -> ``losses`` / ``nn``.
 
 Example:
     >>> import torch, difftda
@@ -14,9 +15,9 @@ Example:
 
 from . import backends, losses, nn
 from .backends import BackendUnavailableError, get_backend, list_backends, register_backend
-from .diagrams import Diagram, Diagrams
+from .diagrams import Diagram, DiagramBatch, Diagrams
 from .distances import pairwise_distances
-from .persistence import Persistence, persistence
+from .filtrations import Persistence, persistence
 
 __version__ = "0.1.0"
 
@@ -25,6 +26,7 @@ __all__ = [
     "Persistence",
     "Diagram",
     "Diagrams",
+    "DiagramBatch",
     "pairwise_distances",
     "list_backends",
     "get_backend",

@@ -16,10 +16,21 @@ class Diagram(NamedTuple):
     Attributes:
         pairs: ``(k, 2)`` finite ``(birth, death)`` values, on the input's device and dtype.
         essential: ``(m,)`` births of the bars that never die.
-        index: ``(k, 4)`` int64 ``[b_i, b_j, d_i, d_j]``: the vertex pair of each bar's birth edge and
-            of its death edge, so ``pairs[:, 0] == D[b_i, b_j]`` and ``pairs[:, 1] == D[d_i, d_j]``.
-            In H0 ``b_i == b_j`` is the vertex whose component is born.
-        essential_index: ``(m, 2)`` int64, the birth edge of each essential bar.
+        index: int64, where each bar is born and dies; its layout is the filtration's:
+
+            * Vietoris-Rips: ``(k, 4)`` ``[b_i, b_j, d_i, d_j]``, the vertex pair of each bar's birth
+              edge and of its death edge, so ``pairs[:, 0] == D[b_i, b_j]`` and
+              ``pairs[:, 1] == D[d_i, d_j]``. In H0 ``b_i == b_j`` is the vertex whose component is
+              born.
+            * cubical: ``(k, 2)`` ``[birth_position, death_position]``, flat C-order positions in
+              the image.
+            * lower-star: ``(k, 2)`` ``[birth_vertex, death_vertex]``.
+            * alpha, Delaunay-Cech and weak alpha: the vertices of the simplices that define the
+              birth and the death value, padded with -1 (see :func:`difftda.alpha_persistence`).
+        essential_index: int64, the birth of each essential bar in the same layout: ``(m, 2)``
+            birth edge for Rips, ``(m, 1)`` for cubical and lower-star.
+
+    Indices are local to their item (cloud, image, graph) of a batch.
     """
 
     pairs: torch.Tensor
@@ -42,7 +53,8 @@ class Diagram(NamedTuple):
 
 
 class Diagrams(tuple):
-    """The diagrams of H_0 .. H_maxdim of one point cloud: ``dgms[k]`` is the :class:`Diagram` of H_k."""
+    """The diagrams of H_0 .. H_maxdim of one item (point cloud, image, graph): ``dgms[k]`` is the
+    :class:`Diagram` of H_k."""
 
     __slots__ = ()
 
@@ -59,8 +71,8 @@ class Diagrams(tuple):
 
 
 class DiagramBatch(list):
-    """What a batch returns: a list of :class:`Diagrams`, one per cloud, that also holds the whole
-    batch at once, so a loss summed over the clouds needs no Python loop.
+    """What a batch returns: a list of :class:`Diagrams`, one per item (cloud, image, graph), that
+    also holds the whole batch at once, so a loss summed over the items needs no Python loop.
 
     Example:
         >>> import torch, difftda

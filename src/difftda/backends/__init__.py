@@ -1,7 +1,14 @@
-"""Step 2 of the pipeline: one registry of pairing engines, chosen by a spec string.
+"""Step 2 of the pipeline: one registry of pairing engines for every filtration, chosen by a spec string.
+
+Each engine serves one filtration (``"rips"``, ``"cubical"``, ...) and pairs a detached CPU copy of
+its values; the filtration's module in :mod:`difftda.filtrations` turns what the engine returns
+into critical positions for the shared gather layer. Engines of the Vietoris-Rips filtration live
+in ``_giotto.py``, ``_gudhi.py``, ``_ripser.py`` and ``_torch.py``; every other filtration keeps all
+its engines in one module named after it.
 
 Spec grammar: ``name`` or ``name:key=value[,key=value]``; values decode as int, float, ``inf``,
-``true``/``false``, ``none``, or else stay strings. ``"auto"`` picks the best installed backend.
+``true``/``false``, ``none``, or else stay strings. ``"auto"`` picks the best installed engine of
+the filtration (the lowest ``auto_rank`` that handles the requested ``maxdim``).
 """
 
 from __future__ import annotations
@@ -11,9 +18,10 @@ import importlib.util
 import inspect
 import math
 
-from ._base import Backend, BackendUnavailableError, BatchPairing, DimPairing, Pairing, trivial_pairing
+from ._base import Backend, BackendUnavailableError, BatchPairing, DimPairing, Engine, Pairing, trivial_pairing
 
 __all__ = [
+    "Engine",
     "Backend",
     "BackendUnavailableError",
     "BatchPairing",
@@ -26,30 +34,53 @@ __all__ = [
     "trivial_pairing",
 ]
 
-_BACKENDS: dict[str, type[Backend]] = {}
-
-#: The order in which ``"auto"`` looks for an installed backend (for maxdim >= 1).
-PREFERRED = ("giotto", "gudhi", "ripser")
-#: The order for ``maxdim == 0``: the native minimum-spanning-tree path first.
-PREFERRED_H0 = ("torch",) + PREFERRED
-#: The options ``"auto"`` gives the backend it picks (giotto-ph: threads by cloud size).
-AUTO_OPTIONS = {"giotto": {"n_threads": "auto"}}
+#: filtration -> engine name -> engine class.
+_REGISTRY: dict[str, dict[str, type[Engine]]] = {}
 
 
-def register_backend(cls: type[Backend]) -> type[Backend]:
-    """Class decorator adding a :class:`Backend` subclass to the registry under ``cls.name``."""
-    _BACKENDS[cls.name] = cls
+def register_backend(cls: type[Engine]) -> type[Engine]:
+    """Class decorator adding an :class:`Engine` subclass to the registry of ``cls.filtration``
+    under ``cls.name``."""
+    _REGISTRY.setdefault(cls.filtration, {})[cls.name] = cls
     _CACHE.clear()
     return cls
 
 
-def _installed(cls: type[Backend]) -> bool:
+def unregister_backend(name: str, filtration: str = "rips") -> None:
+    """Remove an engine from the registry (the inverse of :func:`register_backend`)."""
+    _REGISTRY.get(filtration, {}).pop(name, None)
+    _CACHE.clear()
+
+
+def _installed(cls: type[Engine]) -> bool:
     return cls.requires is None or importlib.util.find_spec(cls.requires) is not None
 
 
-def list_backends() -> list[str]:
-    """The names of the registered backends whose packages are installed (nothing is imported)."""
-    return [name for name, cls in _BACKENDS.items() if _installed(cls)]
+def _engines(filtration: str) -> dict[str, type[Engine]]:
+    if not isinstance(filtration, str) or filtration not in _REGISTRY:
+        raise ValueError(f"unknown filtration {filtration!r}; known: {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[filtration]
+
+
+def list_backends(filtration: str = "rips") -> list[str]:
+    """The names of the registered engines of a filtration whose packages are installed (nothing is
+    imported), in the order ``"auto"`` prefers them.
+
+    Example:
+        >>> import difftda
+        >>> "gudhi" in difftda.list_backends("cubical")
+        True
+    """
+    engines = _engines(filtration)
+    return [name for name, cls in sorted(engines.items(), key=lambda kv: kv[1].auto_rank) if _installed(cls)]
+
+
+def _install_hint(cls: type[Engine]) -> str:
+    """How to install an engine's package, in forms that work with and without a checkout."""
+    hint = f"pip install {cls.package or cls.requires}"
+    if cls.extra:
+        hint += f" (or, from a difftda checkout, pip install -e '.[{cls.extra}]')"
+    return hint
 
 
 def _decode(value: str) -> object:
@@ -76,69 +107,91 @@ def parse_spec(spec: str) -> tuple[str, dict[str, object]]:
         key, eq, value = item.partition("=")
         if not eq or not key.strip():
             raise ValueError(f"backend option {item!r} in {spec!r} must be written key=value")
+        if key.strip() in options:
+            raise ValueError(f"backend option {key.strip()!r} is given twice in {spec!r}; give each option once")
         options[key.strip()] = _decode(value)
     return name.strip().lower(), options
 
 
-def _auto(maxdim: int | None) -> str:
-    order = PREFERRED_H0 if maxdim == 0 else PREFERRED
-    for name in order:
-        cls = _BACKENDS.get(name)
-        fits = cls is not None and (cls.max_maxdim is None or maxdim is None or maxdim <= cls.max_maxdim)
-        if fits and _installed(cls):
-            return name
-    raise BackendUnavailableError(
-        "no persistence backend is installed: pip install 'difftda[giotto]' (or [gudhi], [ripser])"
-    )
+def _fits(cls: type[Engine], maxdim: int | None) -> bool:
+    if maxdim is None:  # no homology range given: an engine that computes every dimension
+        return cls.max_maxdim is None
+    return cls.max_maxdim is None or maxdim <= cls.max_maxdim
 
 
-def get_backend(spec: str | Backend = "auto", *, maxdim: int | None = None) -> Backend:
-    """The backend object for a spec string such as ``"giotto"`` or ``"giotto:n_threads=2"``.
+def _auto(filtration: str, maxdim: int | None) -> type[Engine]:
+    engines = sorted(_engines(filtration).values(), key=lambda cls: cls.auto_rank)
+    for cls in engines:
+        if _fits(cls, maxdim) and _installed(cls):
+            return cls
+    hints = "; ".join(f"{cls.name}: {_install_hint(cls)}" for cls in engines if cls.requires)
+    raise BackendUnavailableError(f"no {filtration} persistence engine is installed. Install one: {hints}")
+
+
+def get_backend(spec: str | Engine = "auto", *, maxdim: int | None = None, filtration: str = "rips") -> Engine:
+    """The engine object for a spec string such as ``"giotto"`` or ``"giotto:n_threads=2"``.
 
     Objects are built once per spec and reused (they hold no per-call state).
 
     Args:
-        spec: a spec string, ``"auto"``, or a :class:`Backend` instance (returned as is).
-        maxdim: lets ``"auto"`` choose the fastest backend for this homology range.
+        spec: a spec string, ``"auto"``, or an :class:`Engine` instance (returned as is when it serves
+            the filtration).
+        maxdim: lets ``"auto"`` choose the fastest engine for this homology range.
+        filtration: the filtration the engine must serve: ``"rips"`` (the default), ``"cubical"``, ...
 
     Raises:
-        ValueError: unknown backend name (the message lists the installed ones).
-        TypeError: an option the backend does not take (the message lists the valid keys).
-        BackendUnavailableError: the backend's package is missing (an ImportError naming the pip extra).
+        ValueError: unknown engine name (the message lists the installed ones), or an engine of
+            another filtration.
+        TypeError: an option the engine does not take (the message lists the valid keys).
+        BackendUnavailableError: the engine's package is missing (an ImportError saying how to
+            install it).
 
     Example:
         >>> import difftda
         >>> str(difftda.get_backend("giotto:n_threads=2"))
         'giotto:n_threads=2'
+        >>> difftda.get_backend("gudhi", filtration="cubical").filtration
+        'cubical'
     """
-    if isinstance(spec, Backend):
+    if isinstance(spec, Engine):
+        if spec.filtration != filtration:
+            raise ValueError(
+                f"backend {str(spec)!r} computes {spec.filtration} persistence, not {filtration}; "
+                f"engines for {filtration}: {', '.join(list_backends(filtration)) or 'none installed'}"
+            )
         return spec
     if not isinstance(spec, str):
-        raise TypeError(f"backend must be a spec string such as 'giotto' or a Backend; got {type(spec).__name__}")
-    key = (spec, maxdim)
+        raise TypeError(f"backend must be a spec string such as 'auto' or an engine object; got {type(spec).__name__}")
+    key = (filtration, spec, maxdim)
     engine = _CACHE.get(key)
     if engine is None:
-        engine = _CACHE[key] = _build(spec, maxdim)
+        engine = _CACHE[key] = _build(spec, maxdim, filtration)
     return engine
 
 
-_CACHE: dict[tuple[str, int | None], Backend] = {}
+_CACHE: dict[tuple[str, str, int | None], Engine] = {}
 
 
-def _build(spec: str, maxdim: int | None) -> Backend:
+def _build(spec: str, maxdim: int | None, filtration: str) -> Engine:
+    engines = _engines(filtration)
     name, options = parse_spec(spec)
     if name == "auto":
         if options:
-            raise TypeError("backend 'auto' takes no options; name a backend to set them, e.g. 'giotto:n_threads=2'")
-        name = _auto(maxdim)
-        options = dict(AUTO_OPTIONS.get(name, {}))
-    cls = _BACKENDS.get(name)
+            raise TypeError("backend 'auto' takes no options; name an engine to set them, e.g. 'giotto:n_threads=2'")
+        cls = _auto(filtration, maxdim)
+        name, options = cls.name, dict(cls.auto_options)
+    cls = engines.get(name)
     if cls is None:
-        close = difflib.get_close_matches(name, list(_BACKENDS), n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
+        elsewhere = [f for f, reg in _REGISTRY.items() if name in reg]
+        close = difflib.get_close_matches(name, list(engines), n=1)
+        if elsewhere:
+            reason = f"backend {name!r} does not compute {filtration} persistence (it serves {', '.join(elsewhere)})"
+        else:
+            reason = f"unknown backend {name!r}"
         raise ValueError(
-            f"unknown backend {name!r}; registered: {', '.join(_BACKENDS)}; "
-            f"installed: {', '.join(list_backends()) or 'none'}.{hint}"
+            f"{reason}; {filtration} engines registered: {', '.join(engines)}; "
+            f"installed: {', '.join(list_backends(filtration)) or 'none'}."
+            + (f" Did you mean {close[0]!r}?" if close else "")
         )
     params = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
     unknown = sorted(set(options) - set(params))
@@ -148,11 +201,10 @@ def _build(spec: str, maxdim: int | None) -> Backend:
             f"valid keys: {', '.join(params) or 'none'}"
         )
     if not _installed(cls):
-        raise BackendUnavailableError(
-            f"backend {name!r} needs the package {cls.requires!r}: pip install 'difftda[{cls.extra}]'"
-        )
+        raise BackendUnavailableError(f"backend {name!r} needs the package {cls.package or cls.requires!r}: "
+                                      f"{_install_hint(cls)}")
     return cls(**options)
 
 
-# Registration happens on import of each module; the heavy packages load only when a backend is built.
+# Registration happens on import of each module; the heavy packages load only when an engine is built.
 from . import _giotto, _gudhi, _ripser, _torch  # noqa: E402,F401

@@ -1,4 +1,5 @@
-"""The backend protocol: a detached distance matrix in, critical edges out."""
+"""What every engine shares (:class:`Engine`), and the Vietoris-Rips protocol (:class:`Backend`):
+a detached distance matrix in, critical edges out."""
 
 from __future__ import annotations
 
@@ -9,7 +10,15 @@ from typing import ClassVar, NamedTuple
 import numpy as np
 import torch
 
-__all__ = ["Backend", "BatchPairing", "DimPairing", "Pairing", "BackendUnavailableError", "trivial_pairing"]
+__all__ = [
+    "Engine",
+    "Backend",
+    "BatchPairing",
+    "DimPairing",
+    "Pairing",
+    "BackendUnavailableError",
+    "trivial_pairing",
+]
 
 
 class BackendUnavailableError(ImportError):
@@ -86,21 +95,64 @@ class BatchPairing(NamedTuple):
         )
 
 
-class Backend(ABC):
-    """A persistence engine that pairs simplices of the Vietoris-Rips filtration of a distance matrix.
+class Engine(ABC):
+    """A persistence engine of one filtration, built from a spec string by :func:`~difftda.get_backend`.
 
-    Subclasses set ``name`` (the spec name), ``requires`` (the import name of their package) and
-    ``extra`` (the pip extra that installs it), take their options as explicit keyword-only
-    ``__init__`` arguments, and implement :meth:`pairing`. They never compute gradients.
+    An engine pairs a detached copy of a filtration's values and returns *critical positions*: where
+    in the values each bar is born and dies. It never computes gradients; the shared gather layer
+    reads the values at those positions. Each filtration defines an abstract subclass with its own
+    ``pairing`` method (:class:`Backend` for Vietoris-Rips).
+
+    Subclasses set ``name`` (the spec name, unique within the filtration), ``filtration``,
+    ``requires`` (the import name of their package), ``package`` (its name on the package index) and
+    ``extra`` (the difftda extra that installs it), and take their options as explicit keyword-only
+    ``__init__`` arguments.
     """
 
     name: ClassVar[str]
+    #: The filtration the engine serves: ``"rips"``, ``"cubical"``, ...
+    filtration: ClassVar[str] = "rips"
     requires: ClassVar[str | None] = None
+    package: ClassVar[str | None] = None
     extra: ClassVar[str | None] = None
+    #: ``"auto"`` takes the installed engine of the filtration with the lowest rank that fits maxdim.
+    auto_rank: ClassVar[int] = 100
+    #: The options ``"auto"`` gives this engine when it picks it.
+    auto_options: ClassVar[dict[str, object]] = {}
+    #: The largest ``maxdim`` the engine supports (None: any).
+    max_maxdim: ClassVar[int | None] = None
+
+    def options(self) -> dict[str, object]:
+        """The keyword options of this instance, in signature order."""
+        params = inspect.signature(type(self).__init__).parameters
+        return {k: getattr(self, k) for k in params if k != "self"}
+
+    def __str__(self) -> str:
+        opts = ",".join(f"{k}={_format(v)}" for k, v in self.options().items())
+        return f"{self.name}:{opts}" if opts else self.name
+
+    def __repr__(self) -> str:
+        if self.filtration == "rips":
+            return f"get_backend({str(self)!r})"
+        return f"get_backend({str(self)!r}, filtration={self.filtration!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Engine) and (self.filtration, str(self)) == (other.filtration, str(other))
+
+    def __hash__(self) -> int:
+        return hash((self.filtration, str(self)))
+
+
+class Backend(Engine):
+    """A persistence engine that pairs simplices of the Vietoris-Rips filtration of a distance matrix.
+
+    Subclasses implement :meth:`pairing` (and may override :meth:`pairing_batch`). They return
+    critical edges; the Rips filtration turns them into positions in the distance matrix.
+    """
+
+    filtration: ClassVar[str] = "rips"
     #: True when the returned edges are the engine's own critical edges (not found by value lookup).
     exact_indices: ClassVar[bool] = True
-    #: The largest ``maxdim`` the backend supports (None: any).
-    max_maxdim: ClassVar[int | None] = None
     #: The largest prime field the engine handles correctly (checked before it is called).
     max_coeff: ClassVar[int] = 46337
     #: True when :meth:`pairing_batch` works on the matrix's own device: it receives the detached
@@ -134,24 +186,6 @@ class Backend(ABC):
             for b, n in enumerate(sizes)
         ]
         return BatchPairing.concat(pairings, maxdim)
-
-    def options(self) -> dict[str, object]:
-        """The keyword options of this instance, in signature order."""
-        params = inspect.signature(type(self).__init__).parameters
-        return {k: getattr(self, k) for k in params if k != "self"}
-
-    def __str__(self) -> str:
-        opts = ",".join(f"{k}={_format(v)}" for k, v in self.options().items())
-        return f"{self.name}:{opts}" if opts else self.name
-
-    def __repr__(self) -> str:
-        return f"get_backend({str(self)!r})"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Backend) and str(self) == str(other)
-
-    def __hash__(self) -> int:
-        return hash(str(self))
 
 
 def _format(v: object) -> str:

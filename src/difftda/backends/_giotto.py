@@ -32,6 +32,9 @@ class GiottoBackend(Backend):
     name = "giotto"
     requires = "gph"
     extra = "giotto"
+    package = "giotto-ph"
+    auto_rank = 1
+    auto_options = {"n_threads": "auto"}
     max_coeff = 127  # larger primes crash or hang giotto-ph 0.2.4
 
     def __init__(self, *, n_threads: int | str = 1) -> None:

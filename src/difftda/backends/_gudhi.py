@@ -27,6 +27,8 @@ class GudhiBackend(Backend):
     name = "gudhi"
     requires = "gudhi"
     extra = "gudhi"
+    package = "gudhi"
+    auto_rank = 2
 
     def __init__(self, *, num_collapses: int | str = "auto") -> None:
         if num_collapses != "auto" and (

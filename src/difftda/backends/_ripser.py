@@ -24,6 +24,8 @@ class RipserBackend(Backend):
     name = "ripser"
     requires = "ripser"
     extra = "ripser"
+    package = "ripser"
+    auto_rank = 3
     max_coeff = 127  # from 131 on, ripser.py 0.6 returns wrong diagrams or aborts
     exact_indices = False
 

@@ -22,6 +22,7 @@ class TorchBackend(Backend):
     name = "torch"
     requires = None
     extra = None
+    auto_rank = 0
     max_maxdim = 0
     on_device = True
     canonical = True
