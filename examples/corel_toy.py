@@ -81,13 +81,13 @@ def run(*, n_per: int = 500, epochs: int = 50, batch_size: int = 50, eta: float 
         backend: persistence backend spec.
         seed: seeds the data, the initialisation and the batch order.
         out: folder for ``corel_latent.png`` and ``corel_deaths.png`` (None: no pictures).
-        progress: show a tqdm bar; verbose: print the statistics.
+        progress: show a progress bar (needs tqdm); verbose: print the statistics.
 
     Returns:
         ``{"before": stats, "after": stats, "history": [per-epoch stats with "loss"], "files": [...]}``,
         each stats a dict with ``alpha``, ``eps``, ``beta``.
     """
-    from tqdm.auto import tqdm
+    from _progress import progress as progress_bar
 
     metric = METRICS.get(metric.lower()) if isinstance(metric, str) else None
     if metric is None:
@@ -110,7 +110,7 @@ def run(*, n_per: int = 500, epochs: int = 50, batch_size: int = 50, eta: float 
     snapshots = {0: before}
     history, losses = [], []
     n_batches = len(x) // batch_size
-    bar = tqdm(range(1, epochs + 1), desc="COREL toy", unit="epoch", disable=not progress)
+    bar = progress_bar(range(1, epochs + 1), desc="COREL toy", unit="epoch", disable=not progress)
     for epoch in bar:
         for group in opt.param_groups:
             group["lr"] = lr * 0.1 ** sum(epoch >= d for d in lr_drops)

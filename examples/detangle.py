@@ -134,7 +134,7 @@ def train(x: torch.Tensor, y: torch.Tensor, *, depth: int = 5, activation: str =
         ``{"steps", "accuracy", "betti" (frames, layers, 2, 2), "views" (list per frame), "diagrams"
         (of the last frame, per layer and class, scaled to diameter 1), "picks", "model"}``.
     """
-    from tqdm.auto import tqdm
+    from _progress import progress as progress_bar
 
     torch.manual_seed(seed)
     model = NarrowNet(depth, activation)
@@ -153,19 +153,19 @@ def train(x: torch.Tensor, y: torch.Tensor, *, depth: int = 5, activation: str =
         log["betti"].append(betti_numbers(log["diagrams"], tau))
         log["views"].append([v.clone() for v in views])
 
-    bar = tqdm(range(steps + 1), desc=desc, unit="step", disable=not progress, mininterval=0.5)
-    for step in bar:
-        if step in record:
-            snapshot(step)
-            bar.set_postfix(acc=f"{log['accuracy'][-1]:.3f}")
-        if step == steps:
-            break
+    if 0 in record:
+        snapshot(0)
+    bar = progress_bar(range(1, steps + 1), desc=desc, unit="step", disable=not progress, mininterval=0.5)
+    for step in bar:  # the bar counts training steps: it ends at `steps`
         views = model.views(x)
         loss = torch.nn.functional.cross_entropy(model.head(views[-1]), y)
         opt.zero_grad()
         loss.backward()
         opt.step()
         log["loss"].append(loss.item())
+        if step in record:
+            snapshot(step)
+            bar.set_postfix(acc=f"{log['accuracy'][-1]:.3f}")
     log["betti"] = torch.stack(log["betti"])
     log["model"], log["picks"], log["tau"] = model, picks, tau
     return log

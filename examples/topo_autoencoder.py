@@ -92,7 +92,7 @@ def topology_gap(x: torch.Tensor, z: torch.Tensor, *, batch_size: int = 128, rep
 def train(x: torch.Tensor, *, term: str | None = None, weight: float = 1.0, epochs: int = 60, batch_size: int = 64,
           lr: float = 1e-3, seed: int = 0, progress: bool = True, desc: str = "training") -> tuple[AutoEncoder, list]:
     """Train one autoencoder; ``term`` is None, ``"signature"`` or ``"topogen"``."""
-    from tqdm.auto import tqdm
+    from _progress import progress as progress_bar
 
     if term not in (None, "signature", "topogen"):
         raise ValueError(f"term must be None, 'signature' or 'topogen'; got {term!r}")
@@ -102,7 +102,7 @@ def train(x: torch.Tensor, *, term: str | None = None, weight: float = 1.0, epoc
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     topogen = difftda.nn.TopoGenLoss(weights=[1, 0, 0, 0, 0, 0, 0], deg=0) if term == "topogen" else None
     history = []
-    bar = tqdm(range(epochs), desc=desc, unit="epoch", disable=not progress)
+    bar = progress_bar(range(epochs), desc=desc, unit="epoch", disable=not progress)
     for _ in bar:
         perm = torch.randperm(len(x), generator=g)
         n = (len(x) // batch_size) * batch_size

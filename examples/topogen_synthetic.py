@@ -85,13 +85,13 @@ def run(test: int = 1, *, steps: int | None = None, lr: float | None = None,
         backend: persistence backend spec.
         seed: seeds the clouds' noise.
         out: folder for ``topogen_test<k>.gif`` and ``topogen_test<k>.png`` (None: no pictures).
-        progress: tqdm bar; verbose: print the counts.
+        progress: show a progress bar (needs tqdm); verbose: print the counts.
 
     Returns:
         ``{"start": (h0, h1), "final": (h0, h1), "target": (h0, h1), "loss": [...], "snapshots": [...],
         "points": final cloud, "pushes": number of push steps, "files": [...]}``.
     """
-    from tqdm.auto import tqdm
+    from _progress import progress as progress_bar
 
     steps = SETTINGS[test]["steps"] if steps is None else steps
     lr = SETTINGS[test]["lr"] if lr is None else lr
@@ -102,12 +102,11 @@ def run(test: int = 1, *, steps: int | None = None, lr: float | None = None,
     opt = torch.optim.Adam([x], lr=lr)
     keep = sorted({round(i * steps / max(frames - 1, 1)) for i in range(frames)})
     snapshots, losses, pushes = [], [], 0
-    bar = tqdm(range(steps + 1), desc=f"Topo-GEN test {test}", unit="step", disable=not progress, mininterval=0.5)
-    for step in bar:
-        if step in keep:
-            snapshots.append((step, x.detach().clone()))
-        if step == steps:
-            break
+    if 0 in keep:
+        snapshots.append((0, x.detach().clone()))
+    bar = progress_bar(range(1, steps + 1), desc=f"Topo-GEN test {test}", unit="step", disable=not progress,
+                       mininterval=0.5)
+    for step in bar:  # the bar counts optimisation steps: it ends at `steps`
         loss = crit(x)
         opt.zero_grad()
         loss.backward()
@@ -119,6 +118,8 @@ def run(test: int = 1, *, steps: int | None = None, lr: float | None = None,
             pushes += 1
         opt.step()
         losses.append(loss.item())
+        if step in keep:
+            snapshots.append((step, x.detach().clone()))
         if step % 50 == 0:
             bar.set_postfix(loss=f"{losses[-1]:.3f}")
     result = {

@@ -35,7 +35,7 @@ def _few_threads():
     torch.set_num_threads(before)
 
 
-# ----------------------------------------------------------------------------- COREL toy (seed 000)
+# ----------------------------------------------------------------------------- COREL toy
 
 
 @pytest.mark.parametrize("metric", ["l1", "l2"])
@@ -83,7 +83,7 @@ def test_corel_toy_script_writes_pictures(tmp_path, capsys):
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
 
 
-# ----------------------------------------------------------------------------- detangling (seed 004)
+# ----------------------------------------------------------------------------- detangling
 
 
 def test_detangle_betti_numbers_of_the_input_match_the_construction():
@@ -128,7 +128,7 @@ def test_detangle_lines_data_and_errors():
         det.NarrowNet(activation="gelu")
 
 
-# ----------------------------------------------------------------------------- Topo-GEN synthetic tests (seed 003)
+# ----------------------------------------------------------------------------- Topo-GEN synthetic tests
 
 
 @pytest.mark.slow
@@ -188,6 +188,8 @@ def test_topology_gap_against_scipy_and_gudhi():
     """One batch: the figure is gudhi's Wasserstein distance between the two minimum-spanning-tree
     edge sets (as H0 diagrams), each divided by its mean, per bar."""
     pytest.importorskip("sklearn")
+    pytest.importorskip("gudhi")
+    pytest.importorskip("ot")  # gudhi's Wasserstein distance runs on POT
     from gudhi.wasserstein import wasserstein_distance
     from scipy.sparse.csgraph import minimum_spanning_tree
     from scipy.spatial.distance import cdist
@@ -231,3 +233,79 @@ def test_plot_gallery_script(tmp_path):
         assert im.format == "PNG"
     with Image.open(tmp_path / "grow_loop.gif") as im:
         assert im.n_frames == 7
+
+
+# ----------------------------------------------------------------------------- the difftda command line
+
+
+def test_cli_demo_trains_toward_eta(tmp_path, capsys):
+    """The demo's statistics move toward eta and its picture is written."""
+    pytest.importorskip("matplotlib")
+    from difftda.cli import main
+
+    assert main(["demo", "--epochs", "3", "--n-per", "60", "--batch-size", "30", "--passes", "2",
+                 "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    stats = {}
+    for line in out.splitlines():
+        if line.startswith(("before", "after")):
+            stats[line.split()[0]] = float(line.split("eps=")[1].split()[0])
+    assert abs(stats["after"] - 2.0) < abs(stats["before"] - 2.0)
+    assert "epoch 3/3" in out and (tmp_path / "demo.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_cli_death_stats_against_mst():
+    """alpha / eps / beta of one batch are the min / mean / max edge of scipy's minimum spanning tree (L1)."""
+    from scipy.sparse.csgraph import minimum_spanning_tree
+    from scipy.spatial.distance import cdist
+
+    from difftda.cli import h0_death_stats
+
+    z = torch.randn(40, 2, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    s = h0_death_stats(z, batch_size=40, passes=1, backend="torch")
+    edges = minimum_spanning_tree(cdist(z.numpy(), z.numpy(), "cityblock")).data
+    assert (s["alpha"], s["eps"], s["beta"]) == pytest.approx((edges.min(), edges.mean(), edges.max()))
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["demo", "--epochs", "0"], "--epochs"),
+    (["demo", "--epochs", "two"], "--epochs"),
+    (["demo", "--batch-size", "-3"], "--batch-size"),
+    (["demo", "--batch-size", "1000", "--n-per", "10"], "--batch-size"),
+    (["demo", "--backend", "no-such-engine", "--no-plot"], "--backend"),
+    (["demo", "--eta", "nan"], "--eta"),
+    (["bench"], "invalid choice"),
+])
+def test_cli_bad_argument_is_one_line(argv, needle, capsys):
+    from difftda.cli import main
+
+    try:
+        code = main(argv)
+    except SystemExit as exc:
+        code = exc.code
+    err = capsys.readouterr().err
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1 and needle in err and "Traceback" not in err
+
+
+def test_cli_version_and_help(capsys):
+    import difftda
+    from difftda.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["--version"])
+    assert difftda.__version__ in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["demo", "--help"])
+    text = capsys.readouterr().out
+    options = [w for w in text.split() if w.startswith("--")]
+    for opt in ("--epochs", "--eta", "--batch-size", "--n-per", "--passes", "--backend", "--seed", "--threads",
+                "--out", "--no-plot"):
+        assert opt in options
+    import argparse
+
+    from difftda.cli import _demo_args
+
+    parser = argparse.ArgumentParser()
+    _demo_args(parser)
+    assert all(action.help for action in parser._actions)
