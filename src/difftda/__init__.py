@@ -17,13 +17,15 @@ from . import backends, losses, nn
 from .backends import BackendUnavailableError, get_backend, list_backends, register_backend
 from .diagrams import Diagram, DiagramBatch, Diagrams
 from .distances import pairwise_distances
-from .filtrations import Persistence, persistence
+from .filtrations import AlphaPersistence, Persistence, alpha_persistence, persistence
 
 __version__ = "0.1.0"
 
 __all__ = [
     "persistence",
     "Persistence",
+    "alpha_persistence",
+    "AlphaPersistence",
     "Diagram",
     "Diagrams",
     "DiagramBatch",

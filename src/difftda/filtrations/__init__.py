@@ -10,6 +10,7 @@ Adding a filtration costs one module here, one engine class per package in ``bac
 tests and a docs page; the gather layer does not change.
 """
 
+from .alpha import AlphaPersistence, alpha_persistence
 from .rips import Persistence, persistence
 
-__all__ = ["persistence", "Persistence"]
+__all__ = ["alpha_persistence", "AlphaPersistence", "persistence", "Persistence"]
