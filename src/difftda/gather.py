@@ -77,10 +77,17 @@ class Values:
         """The values at ``positions`` (an int64 tensor on :attr:`device`)."""
         return self.flat[positions]
 
-    def bars(self, positions: torch.Tensor, pair_pos: torch.Tensor, ess_pos: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    def prepare(self, positions: np.ndarray) -> np.ndarray | None:
+        """Optional int64 host data the reader needs besides the positions (e.g. the rows of both
+        ends of each edge); it travels to the device in the gather's one copy, as ``extra``."""
+        return None
+
+    def bars(
+        self, positions: torch.Tensor, pair_pos: torch.Tensor, ess_pos: torch.Tensor, extra: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, ...]:
         """``(pairs (K, 2), essential births (M,))``: the values at ``positions`` placed where
         ``pair_pos`` and ``ess_pos`` say (slot 0 is the constant 0, slot ``e + 1`` is
-        ``positions[e]``)."""
+        ``positions[e]``). ``extra`` is what :meth:`prepare` returned, on the device."""
         return place(self.read(positions), pair_pos, ess_pos)
 
 
@@ -101,6 +108,8 @@ def normalize(host: np.ndarray | None, bars: Bars, *, keep_empty: bool = False) 
     """
     birth, death, group, index, ess_birth, ess_group, ess_index = bars
     if host is None:
+        if _is_sorted(group) and _is_sorted(ess_group):
+            return bars
         order, ess_order = np.argsort(group, kind="stable"), np.argsort(ess_group, kind="stable")
     else:
         b_val, d_val = _values_at(host, birth), _values_at(host, death)
@@ -108,10 +117,28 @@ def normalize(host: np.ndarray | None, bars: Bars, *, keep_empty: bool = False) 
             keep = d_val != b_val
             if not keep.all():
                 birth, death, group, index, b_val, d_val = (v[keep] for v in (birth, death, group, index, b_val, d_val))
-        order = np.lexsort(tuple(index.T[::-1]) + (d_val, b_val, group))
-        ess_order = np.lexsort(tuple(ess_index.T[::-1]) + (_values_at(host, ess_birth), ess_group))
+        order = np.lexsort(_index_keys(index) + (d_val, b_val, group))
+        ess_order = np.lexsort(_index_keys(ess_index) + (_values_at(host, ess_birth), ess_group))
     return Bars(birth[order], death[order], group[order], index[order],
                 ess_birth[ess_order], ess_group[ess_order], ess_index[ess_order])
+
+
+def _is_sorted(a: np.ndarray) -> bool:
+    return len(a) < 2 or bool((a[1:] >= a[:-1]).all())
+
+
+def _index_keys(index: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Sort keys (last is primary, as :func:`numpy.lexsort` wants) that order rows of ``index``
+    lexicographically: one packed key when its columns fit into 63 bits, else one key a column."""
+    if len(index) == 0 or index.shape[1] == 1:
+        return tuple(index.T[::-1])
+    low, span = index.min(axis=0), index.max(axis=0) - index.min(axis=0) + 1
+    if float(np.prod(span.astype(np.float64))) < 2.0**62:
+        key = index[:, 0] - low[0]
+        for col in range(1, index.shape[1]):
+            key = key * span[col] + (index[:, col] - low[col])
+        return (key,)
+    return tuple(index.T[::-1])
 
 
 def _values_at(host: np.ndarray, positions: np.ndarray) -> np.ndarray:
@@ -145,13 +172,16 @@ def gather(reader: Values, bars: Bars, n_items: int, maxdim: int) -> DiagramBatc
     pair_pos = np.stack([slots[:K], slots[K:2 * K]], axis=1)
     ess_pos = slots[2 * K:]
     parts_host = [index.ravel(), ess_index.ravel(), group % B, ess_group % B, positions, pair_pos.ravel(), ess_pos]
+    extra = reader.prepare(positions)
+    if extra is not None:
+        parts_host.append(extra.ravel())
     # One host -> device copy for all the indices of the batch; the rest are views of it.
     idx = torch.from_numpy(np.concatenate(parts_host)).to(reader.device)
-    index_t, ess_index_t, fin_item, ess_item, read_t, pair_pos_t, ess_pos_t = idx.split_with_sizes(
-        [c * K, ce * M, K, M, len(positions), 2 * K, M]
+    index_t, ess_index_t, fin_item, ess_item, read_t, pair_pos_t, ess_pos_t, *extra_t = idx.split_with_sizes(
+        [c * K, ce * M, K, M, len(positions), 2 * K, M] + ([extra.size] if extra is not None else [])
     )
     index_t, ess_index_t = index_t.view(K, c), ess_index_t.view(M, ce)
-    pairs, births = reader.bars(read_t, pair_pos_t, ess_pos_t)
+    pairs, births = reader.bars(read_t, pair_pos_t, ess_pos_t, *extra_t)
     counts = (fin_counts.tolist(), ess_counts.tolist())
     # Groups are dimension-major, so each dimension of the whole batch is one contiguous slice.
     dims = maxdim + 1

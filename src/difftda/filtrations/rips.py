@@ -190,10 +190,12 @@ def edge_bars(bp: BatchPairing, sizes: list[int], N: int) -> Bars:
     fin, fg, ess, eg = bp
     fin, ess = _ordered_edges(fin), _ordered_edges(ess)
     _check_range(fin, fg, ess, eg, sizes)
-    fc, ec = (fg % B) * N, (eg % B) * N
-    birth = np.where(fg < B, -1, (fc + fin[:, 0]) * N + fin[:, 1])  # H0 rows are born at 0
+    fc, ec = (fg % B) * N if B > 1 else 0, (eg % B) * N if B > 1 else 0
+    birth = (fc + fin[:, 0]) * N + fin[:, 1]
+    birth[fg < B] = -1  # H0 rows are born at the constant 0
     death = (fc + fin[:, 2]) * N + fin[:, 3]
-    ess_birth = np.where(eg < B, -1, (ec + ess[:, 0]) * N + ess[:, 1])
+    ess_birth = (ec + ess[:, 0]) * N + ess[:, 1]
+    ess_birth[eg < B] = -1
     return Bars(birth, death, fg, fin, ess_birth, eg, ess)
 
 
@@ -236,12 +238,16 @@ class EdgeLengths(Values):
         super().__init__(dist.detach().reshape(-1))
         self.points, self.p, self.N = points, _P[metric], dist.shape[-1]
 
-    def bars(self, positions: torch.Tensor, pair_pos: torch.Tensor, ess_pos: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    def prepare(self, positions: np.ndarray) -> np.ndarray:
+        """The flat rows of both ends of each edge in ``points.reshape(-1, d)``: ``[b*N+i..., b*N+j...]``."""
         N = self.N
-        row_i = positions // N  # the flat row of x_i in points.reshape(-1, d): b * N + i
-        row_j = row_i - row_i % N + positions % N
-        edges = torch.cat([row_i, row_j])
-        return _Bars.apply(self.points, self.flat[positions], pair_pos, ess_pos, edges, self.p)
+        row_i, j = np.divmod(positions, N)
+        return np.concatenate([row_i, row_i - row_i % N + j])
+
+    def bars(
+        self, positions: torch.Tensor, pair_pos: torch.Tensor, ess_pos: torch.Tensor, extra: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, ...]:
+        return _Bars.apply(self.points, self.flat[positions], pair_pos, ess_pos, extra, self.p)
 
 
 class _Bars(torch.autograd.Function):
