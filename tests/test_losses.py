@@ -405,6 +405,17 @@ def pss_reference(f: np.ndarray, g: np.ndarray, sigma: float) -> float:
 
 
 def density_reference(f: np.ndarray, g: np.ndarray, sigma, scale, maxrange, npoints) -> float:
+    """Topo-GEN's 4SGDE over the bar lengths |d - b| (its deaths when every birth is 0, as on Rips H0)."""
+    out = 0.0
+    for tt in np.linspace(0.0, maxrange, npoints):
+        fa = scale * sum(ell**4 * math.exp(-(((ell - tt) / sigma) ** 2)) for ell in abs(f[:, 1] - f[:, 0]))
+        fb = scale * sum(ell**4 * math.exp(-(((ell - tt) / sigma) ** 2)) for ell in abs(g[:, 1] - g[:, 0]))
+        out += (fa - fb) ** 2
+    return out / npoints
+
+
+def topogen_density_on_deaths(f: np.ndarray, g: np.ndarray, sigma, scale, maxrange, npoints) -> float:
+    """Topo-GEN's own formula, on the deaths."""
     out = 0.0
     for tt in np.linspace(0.0, maxrange, npoints):
         fa = scale * sum(d**4 * math.exp(-(((d - tt) / sigma) ** 2)) for d in f[:, 1])
@@ -440,6 +451,10 @@ def test_density_matches_the_formula():
     for params in [(0.2, 0.002, 35.0, 30), (0.5, 1.0, 4.0, 11)]:
         ref = density_reference(a, b, *params)
         assert L.density_loss(t(a), t(b), *params).item() == pytest.approx(ref, rel=1e-12)
+    # births 0 (H0 of a Rips filtration, where Topo-GEN uses it): its formula on the deaths
+    a0, b0 = a - a[:, :1] * [1, 0], b - b[:, :1] * [1, 0]
+    ref = topogen_density_on_deaths(a0, b0, 0.5, 1.0, 4.0, 11)
+    assert L.density_loss(t(a0), t(b0), 0.5, 1.0, 4.0, 11).item() == pytest.approx(ref, rel=1e-12)
     empty = torch.zeros((0, 2), dtype=torch.float64, requires_grad=True)
     v = L.density_loss(empty, t(b), 0.5, 1.0, 4.0, 11)
     assert v.item() == pytest.approx(density_reference(np.zeros((0, 2)), b, 0.5, 1.0, 4.0, 11), rel=1e-12)
@@ -738,7 +753,7 @@ def test_module_targets_are_buffers_that_follow_the_module():
 @pytest.mark.parametrize(
     "call,exc,words",
     [
-        (lambda: L.total_persistence(np.zeros((2, 2))), TypeError, "torch.as_tensor"),
+        (lambda: L.total_persistence("bars"), TypeError, "numpy array"),
         (lambda: L.total_persistence(difftda.persistence(torch.randn(5, 2), maxdim=1)), TypeError, "dgms[0]"),
         (lambda: L.total_persistence(torch.zeros(3, 3)), ValueError, "(k, 2)"),
         (lambda: L.total_persistence(torch.tensor([[0.0, float("nan")]])), ValueError, "NaN"),
@@ -749,7 +764,7 @@ def test_module_targets_are_buffers_that_follow_the_module():
         (lambda: L.wasserstein_distance(torch.zeros(1, 2), torch.zeros(1, 2), order=0.5), ValueError, "order"),
         (lambda: L.wasserstein_distance(torch.zeros(1, 2), torch.zeros(1, 2), internal_p=0.5), ValueError,
          "internal_p"),
-        (lambda: L.wasserstein_distance(torch.zeros(1, 2), [[0.0, 1.0]]), TypeError, "b must be"),
+        (lambda: L.wasserstein_distance(torch.zeros(1, 2), {"b": 1}), TypeError, "b must be"),
         (lambda: L.sliced_wasserstein_distance(torch.zeros(1, 2), torch.zeros(1, 2), 0), ValueError,
          "n_directions"),
         (lambda: L.sliced_wasserstein_distance(torch.zeros(1, 2), torch.zeros(1, 2), directions="foo"), ValueError,

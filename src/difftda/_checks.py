@@ -122,3 +122,13 @@ def check_distance_matrix(d: torch.Tensor, name: str = "x") -> None:
             f"with metric='precomputed', {name} must be symmetric; max |D - D.T| = {asym:g}. "
             "Symmetrize it, e.g. (D + D.T) / 2"
         )
+
+
+def check_int(value: object, name: str, minimum: int = 0, hint: str = "") -> int:
+    """An int >= ``minimum``: a TypeError for another type (bool and float included), a ValueError
+    for a smaller value. ``hint`` ends the message (for example what the argument means)."""
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise TypeError(f"{name} must be an int >= {minimum}{hint}; got {value!r} ({type(value).__name__})")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}{hint}; got {value}")
+    return int(value)

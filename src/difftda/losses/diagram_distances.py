@@ -19,16 +19,28 @@ numbers of essential bars are at distance ``inf``.
 from __future__ import annotations
 
 import math
+from numbers import Integral
 
 import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
 from scipy.spatial.distance import cdist
 
+from .._checks import check_int
 from ..diagrams import Diagram
-from ._common import as_diagram, check_positive, safe_root, zero
+from ._common import TargetLoss, as_diagram, check_choice, check_flag, check_positive, safe_root, zero
 
-__all__ = ["bottleneck_distance", "wasserstein_distance", "sliced_wasserstein_distance"]
+__all__ = [
+    "bottleneck_distance",
+    "wasserstein_distance",
+    "sliced_wasserstein_distance",
+    "BottleneckDistance",
+    "WassersteinDistance",
+    "SlicedWassersteinDistance",
+]
+
+#: What the distances accept for each diagram.
+DiagramLike = Diagram | torch.Tensor | np.ndarray
 
 
 # ----------------------------------------------------------------------------------------------
@@ -36,9 +48,18 @@ __all__ = ["bottleneck_distance", "wasserstein_distance", "sliced_wasserstein_di
 
 
 def _two(a: object, b: object) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Finite pairs and essential births of both diagrams, on one device, in a common dtype."""
-    pa, ea = as_diagram(a, "a")  # type: ignore[arg-type]
-    pb, eb = as_diagram(b, "b")  # type: ignore[arg-type]
+    """Finite pairs and essential births of both diagrams, on one device, in a common dtype.
+
+    A numpy array (or list of rows) takes the dtype and device of the other argument when that one is
+    a tensor or Diagram; two tensors must share a device and are promoted to a common dtype.
+    """
+    pa, ea = as_diagram(a, "a")
+    pb, eb = as_diagram(b, "b")
+    a_host, b_host = not isinstance(a, (Diagram, torch.Tensor)), not isinstance(b, (Diagram, torch.Tensor))
+    if a_host and not b_host:
+        pa, ea = pa.to(pb), ea.to(pb)
+    elif b_host and not a_host:
+        pb, eb = pb.to(pa), eb.to(pa)
     if pa.device != pb.device:
         raise ValueError(
             f"a is on {pa.device} and b on {pb.device}; move both diagrams to one device (b.to(a.device))"
@@ -47,11 +68,11 @@ def _two(a: object, b: object) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor
     return pa.to(dtype), ea.to(dtype), pb.to(dtype), eb.to(dtype)
 
 
-def _check_internal_p(internal_p: object) -> float:
-    p = check_positive(internal_p, "internal_p", allow_inf=True)
-    if p < 1:
-        raise ValueError(f"internal_p must be >= 1 (1, 2, ..., math.inf); got {internal_p!r}")
-    return p
+def _wasserstein_args(order: object, internal_p: object, keep_essential_parts: object) -> tuple[float, float, bool]:
+    """The checks of :func:`wasserstein_distance`, shared with :class:`WassersteinDistance`."""
+    order = check_positive(order, "order", minimum=1.0, hint=" (1: earth mover's, 2: quadratic)")
+    internal_p = check_positive(internal_p, "internal_p", minimum=1.0, allow_inf=True, hint=" (1, 2, ..., math.inf)")
+    return order, internal_p, check_flag(keep_essential_parts, "keep_essential_parts")
 
 
 def _host(t: torch.Tensor) -> np.ndarray:
@@ -197,7 +218,16 @@ def _essential_gap(ea: torch.Tensor, eb: torch.Tensor) -> torch.Tensor | None:
 # public distances
 
 
-def bottleneck_distance(a: Diagram | torch.Tensor, b: Diagram | torch.Tensor) -> torch.Tensor:
+def _bottleneck_costs(pa: torch.Tensor, pb: torch.Tensor) -> list[torch.Tensor]:
+    """The L-inf costs of a bottleneck matching of two sets of finite pairs (matched pairs, then each
+    diagram's points sent to the diagonal), rebuilt in torch; shared by :func:`bottleneck_distance`
+    and :func:`difftda.losses.bottleneck_loss`."""
+    if pa.shape[0] + pb.shape[0] == 0:
+        return []
+    return list(_matched_costs(pa, pb, _bottleneck_matching(_host(pa), _host(pb)), math.inf))
+
+
+def bottleneck_distance(a: DiagramLike, b: DiagramLike, *, keep_essential_parts: bool = True) -> torch.Tensor:
     r"""Bottleneck distance :math:`d_B(a, b) = \min_{\gamma} \max_{p \in a} \|p - \gamma(p)\|_\infty`,
     equal to hera's exact ``gudhi.hera.bottleneck_distance(a, b, delta=0)`` and to
     ``gudhi.bottleneck_distance(a, b, e=0)`` (exact, essential bars included) to the last bit.
@@ -211,14 +241,18 @@ def bottleneck_distance(a: Diagram | torch.Tensor, b: Diagram | torch.Tensor) ->
     ``((b + d)/2, (b + d)/2)``), which makes the values agree bit for bit. The value is rebuilt in
     torch as the largest matched cost, so the gradient reaches only the bar(s) that realize the
     bottleneck (split evenly at ties), in both arguments. For a regularizer in which every matched
-    pair pulls, use :func:`difftda.losses.bottleneck_loss` (``reduction="sum"``).
+    pair pulls, use :func:`difftda.losses.bottleneck_loss` (``reduction="sum"``);
+    ``bottleneck_loss(dgm, target, reduction="max")`` is this function with ``keep_essential_parts=False``
+    (it calls it).
 
     Essential bars: their births are sorted and matched in order (cost ``|b - b'|``); different numbers
     of essential bars give ``inf``, as gudhi.
 
     Args:
-        a: a :class:`~difftda.Diagram` or a ``(k, 2)`` tensor (rows with ``death == inf`` are essential).
+        a: a :class:`~difftda.Diagram`, a ``(k, 2)`` tensor or a ``(k, 2)`` numpy array (rows with
+            ``death == inf`` are essential; an array takes the other argument's dtype and device).
         b: the same, on the same device.
+        keep_essential_parts: False compares the finite bars only.
 
     Returns:
         A 0-dim tensor (``inf`` when the essential counts differ; a differentiable 0 for two empty diagrams).
@@ -232,21 +266,22 @@ def bottleneck_distance(a: Diagram | torch.Tensor, b: Diagram | torch.Tensor) ->
         1.0
         >>> d.backward()
     """
+    keep_essential_parts = check_flag(keep_essential_parts, "keep_essential_parts")
     pa, ea, pb, eb = _two(a, b)
     base = zero(pa, ea, pb, eb)
-    gap = _essential_gap(ea, eb)
-    if gap is None:
-        return base + math.inf
-    costs = [base.reshape(1), gap]
-    if pa.shape[0] + pb.shape[0]:
-        match = _bottleneck_matching(_host(pa), _host(pb))
-        costs.extend(_matched_costs(pa, pb, match, math.inf))
+    costs = [base.reshape(1)]
+    if keep_essential_parts:
+        gap = _essential_gap(ea, eb)
+        if gap is None:
+            return base + math.inf
+        costs.append(gap)
+    costs.extend(_bottleneck_costs(pa, pb))
     return torch.cat(costs).amax()
 
 
 def wasserstein_distance(
-    a: Diagram | torch.Tensor,
-    b: Diagram | torch.Tensor,
+    a: DiagramLike,
+    b: DiagramLike,
     order: float = 1.0,
     internal_p: float = math.inf,
     *,
@@ -264,7 +299,8 @@ def wasserstein_distance(
     ``enable_autodiff`` path, essential bars may sit in any row, and two empty diagrams give a tensor.
 
     Args:
-        a: a :class:`~difftda.Diagram` or a ``(k, 2)`` tensor (rows with ``death == inf`` are essential).
+        a: a :class:`~difftda.Diagram`, a ``(k, 2)`` tensor or a ``(k, 2)`` numpy array (rows with
+            ``death == inf`` are essential; an array takes the other argument's dtype and device).
         b: the same, on the same device.
         order: the exponent q >= 1.
         internal_p: the ground norm on the plane, >= 1 (``math.inf``: the max norm).
@@ -285,10 +321,7 @@ def wasserstein_distance(
         tensor([[-0.5000,  0.5000],
                 [ 0.0000, -1.0000]])
     """
-    order = check_positive(order, "order")
-    if order < 1:
-        raise ValueError(f"order must be >= 1 (1: earth mover's, 2: quadratic); got {order}")
-    internal_p = _check_internal_p(internal_p)
+    order, internal_p, keep_essential_parts = _wasserstein_args(order, internal_p, keep_essential_parts)
     pa, ea, pb, eb = _two(a, b)
     total = zero(pa, ea, pb, eb)
     if keep_essential_parts:
@@ -303,35 +336,42 @@ def wasserstein_distance(
     return safe_root(total, order)
 
 
-def _directions(
-    n_directions: int, seed: int | None, directions: object, like: torch.Tensor
-) -> torch.Tensor:
-    """Angles in [-pi/2, pi/2): random (seeded), an even grid, or given."""
+_DIRECTIONS = ("random", "grid")
+
+
+def _sliced_args(
+    n_directions: object, seed: object, directions: object, keep_essential_parts: object
+) -> tuple[int, int | None, str | torch.Tensor, bool]:
+    """The checks of :func:`sliced_wasserstein_distance`, shared with :class:`SlicedWassersteinDistance`."""
     if isinstance(directions, torch.Tensor):
         theta = directions.detach().reshape(-1)
         if theta.numel() == 0 or not theta.is_floating_point() or not bool(torch.isfinite(theta).all()):
             raise ValueError("directions must be a non-empty 1-D float tensor of finite angles (radians)")
-        return theta.to(like)
-    if isinstance(n_directions, bool) or not isinstance(n_directions, int) or n_directions < 1:
-        raise ValueError(f"n_directions must be an int >= 1; got {n_directions!r}")
+    else:
+        check_choice(directions, "directions", _DIRECTIONS, " or a 1-D tensor of angles")
+        n_directions = check_int(n_directions, "n_directions", 1, " (the number of angles)")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, Integral)):
+        raise TypeError(f"seed must be an int or None; got {seed!r}")
+    keep = check_flag(keep_essential_parts, "keep_essential_parts")
+    return n_directions, None if seed is None else int(seed), directions, keep  # type: ignore[return-value]
+
+
+def _angles(n_directions: int, seed: int | None, directions: str | torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """Angles in [-pi/2, pi/2): random (seeded), an even grid, or given (arguments already checked)."""
+    if isinstance(directions, torch.Tensor):
+        return directions.detach().reshape(-1).to(like)
     if directions == "grid":
         k = torch.arange(n_directions, dtype=torch.float64)
         theta = -math.pi / 2 + (k + 0.5) * math.pi / n_directions  # midpoint rule
-    elif directions == "random":
-        gen = None
-        if seed is not None:
-            if isinstance(seed, bool) or not isinstance(seed, int):
-                raise TypeError(f"seed must be an int or None; got {seed!r}")
-            gen = torch.Generator().manual_seed(seed)
-        theta = (torch.rand(n_directions, generator=gen, dtype=torch.float64) - 0.5) * math.pi
     else:
-        raise ValueError(f"directions must be 'random', 'grid' or a tensor of angles; got {directions!r}")
+        gen = None if seed is None else torch.Generator().manual_seed(seed)
+        theta = (torch.rand(n_directions, generator=gen, dtype=torch.float64) - 0.5) * math.pi
     return theta.to(like)
 
 
 def sliced_wasserstein_distance(
-    a: Diagram | torch.Tensor,
-    b: Diagram | torch.Tensor,
+    a: DiagramLike,
+    b: DiagramLike,
     n_directions: int = 50,
     seed: int | None = None,
     *,
@@ -355,7 +395,8 @@ def sliced_wasserstein_distance(
     (``keep_essential_parts=False`` compares the finite bars only).
 
     Args:
-        a: a :class:`~difftda.Diagram` or a ``(k, 2)`` tensor (rows with ``death == inf`` are essential).
+        a: a :class:`~difftda.Diagram`, a ``(k, 2)`` tensor or a ``(k, 2)`` numpy array (rows with
+            ``death == inf`` are essential; an array takes the other argument's dtype and device).
         b: the same, on the same device.
         n_directions: the number of angles (ignored when ``directions`` is a tensor).
         seed: seeds the random angles; the same seed gives the same angles on every device.
@@ -374,8 +415,11 @@ def sliced_wasserstein_distance(
         >>> float(difftda.losses.sliced_wasserstein_distance(b, b, seed=0))
         0.0
     """
+    n_directions, seed, directions, keep_essential_parts = _sliced_args(
+        n_directions, seed, directions, keep_essential_parts
+    )
     pa, ea, pb, eb = _two(a, b)
-    theta = _directions(n_directions, seed, directions, pa)
+    theta = _angles(n_directions, seed, directions, pa)
     total = zero(pa, ea, pb, eb)
     if keep_essential_parts:
         gap = _essential_gap(ea, eb)
@@ -392,3 +436,102 @@ def sliced_wasserstein_distance(
     su = torch.sort(u @ lines, dim=0).values
     sv = torch.sort(v @ lines, dim=0).values
     return total + (su - sv).abs().sum(dim=0).mean()
+
+
+# ----------------------------------------------------------------------------------------------
+# Modules: ``forward(a, b)``, or ``forward(a)`` against a fixed target kept in a buffer
+
+
+class BottleneckDistance(TargetLoss):
+    """Module form of :func:`bottleneck_distance`; ``forward(a, b)``, or ``forward(a)`` against a fixed
+    ``target`` given at construction (kept in a buffer, so it follows ``.to(device)``).
+
+    Example:
+        >>> import torch, difftda
+        >>> crit = difftda.nn.BottleneckDistance(target=torch.tensor([[0.0, 1.0]]))
+        >>> crit(torch.tensor([[0.0, 2.0]])).item()
+        1.0
+    """
+
+    def __init__(self, *, keep_essential_parts: bool = True, target: object = None) -> None:
+        super().__init__()
+        self.keep_essential_parts = check_flag(keep_essential_parts, "keep_essential_parts")
+        self._set_target(target)
+
+    def forward(self, a: DiagramLike, b: DiagramLike | None = None) -> torch.Tensor:
+        return bottleneck_distance(a, self._targets(b, True), keep_essential_parts=self.keep_essential_parts)
+
+    def extra_repr(self) -> str:
+        return f"keep_essential_parts={self.keep_essential_parts}"
+
+
+class WassersteinDistance(TargetLoss):
+    """Module form of :func:`wasserstein_distance`, with the same argument checks at construction;
+    ``forward(a, b)``, or ``forward(a)`` against a fixed ``target`` given at construction (kept in a
+    buffer).
+
+    Example:
+        >>> import torch, difftda
+        >>> crit = difftda.nn.WassersteinDistance(order=2.0, internal_p=2.0)
+        >>> d = crit(torch.tensor([[0.0, 1.0]]), torch.tensor([[0.0, 1.0]]))
+        >>> d.item()
+        0.0
+    """
+
+    def __init__(
+        self,
+        order: float = 1.0,
+        internal_p: float = math.inf,
+        *,
+        keep_essential_parts: bool = True,
+        target: object = None,
+    ) -> None:
+        super().__init__()
+        self.order, self.internal_p, self.keep_essential_parts = _wasserstein_args(
+            order, internal_p, keep_essential_parts
+        )
+        self._set_target(target)
+
+    def forward(self, a: DiagramLike, b: DiagramLike | None = None) -> torch.Tensor:
+        return wasserstein_distance(
+            a, self._targets(b, True), self.order, self.internal_p, keep_essential_parts=self.keep_essential_parts
+        )
+
+    def extra_repr(self) -> str:
+        return f"order={self.order}, internal_p={self.internal_p}"
+
+
+class SlicedWassersteinDistance(TargetLoss):
+    """Module form of :func:`sliced_wasserstein_distance`, with the same argument checks at
+    construction; ``forward(a, b)``, or ``forward(a)`` against a fixed ``target`` given at
+    construction (kept in a buffer).
+
+    Example:
+        >>> import torch, difftda
+        >>> crit = difftda.nn.SlicedWassersteinDistance(n_directions=20, seed=0)
+        >>> d = crit(torch.tensor([[0.0, 1.0]]), torch.tensor([[0.0, 2.0]]))
+    """
+
+    def __init__(
+        self,
+        n_directions: int = 50,
+        seed: int | None = None,
+        *,
+        directions: str | torch.Tensor = "random",
+        keep_essential_parts: bool = True,
+        target: object = None,
+    ) -> None:
+        super().__init__()
+        self.n_directions, self.seed, self.directions, self.keep_essential_parts = _sliced_args(
+            n_directions, seed, directions, keep_essential_parts
+        )
+        self._set_target(target)
+
+    def forward(self, a: DiagramLike, b: DiagramLike | None = None) -> torch.Tensor:
+        return sliced_wasserstein_distance(
+            a, self._targets(b, True), self.n_directions, self.seed,
+            directions=self.directions, keep_essential_parts=self.keep_essential_parts,
+        )
+
+    def extra_repr(self) -> str:
+        return f"n_directions={self.n_directions}, seed={self.seed}, directions={self.directions!r}"

@@ -1,16 +1,18 @@
-"""The topological signature loss of topological autoencoders (Moor, Horn, Rieck, Borgwardt, ICML 2020)."""
+"""The topological signature loss of topological autoencoders (Moor, Horn, Rieck, Borgwardt, ICML 2020),
+and its Module."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 import torch
+from torch import nn
 
 from .._checks import check_cloud, check_metric
 from ..diagrams import Diagrams
-from ._common import check_dims, check_positive, zero
+from ._common import _misplaced, check_backend, check_dims, check_flag, check_positive, zero
 
-__all__ = ["signature_loss"]
+__all__ = ["signature_loss", "SignatureLoss"]
 
 
 def _flat(t: object, name: str) -> torch.Tensor:
@@ -33,6 +35,21 @@ def _signature(a: torch.Tensor, index: torch.Tensor, dim: int) -> torch.Tensor:
     if dim == 0:
         return death
     return (death - a[index[:, 0], index[:, 1]]).abs()
+
+
+def _signature_args(
+    p: object, squared: object, normalize: object, homology_dimensions: object, metric: object, backend: object
+) -> tuple[float, bool, bool, tuple[int, ...], str, object]:
+    """The checks of :func:`signature_loss`, shared with :class:`SignatureLoss`."""
+    p = check_positive(p, "p", minimum=1.0, allow_inf=True, hint=" (the norm of the signature difference)")
+    squared, normalize = check_flag(squared, "squared"), check_flag(normalize, "normalize")
+    dims = check_dims(homology_dimensions)
+    if not isinstance(metric, str):
+        raise TypeError("metric must be a string such as 'euclidean'" + _misplaced(metric))
+    metric = check_metric(metric)
+    if metric == "precomputed":
+        raise ValueError("signature_loss takes two batches of points; metric='precomputed' is not supported")
+    return p, squared, normalize, dims, metric, check_backend(backend, max(dims))
 
 
 def signature_loss(
@@ -74,7 +91,7 @@ def signature_loss(
         metric: ``"euclidean"``, ``"manhattan"`` or ``"chebyshev"``.
         backend: the persistence backend that computes the pairings.
         latent_norm: divide :math:`A^Z` by this (Moor et al. learn it: see
-            :class:`difftda.nn.SignatureLoss` with ``learn_latent_norm=True``).
+            :class:`SignatureLoss` with ``learn_latent_norm=True``); a number must be > 0 and finite.
         x_diagrams, z_diagrams: the pairings if you have them already (``difftda.persistence`` of x / z).
 
     Returns:
@@ -88,15 +105,11 @@ def signature_loss(
         >>> loss.backward()
     """
     from ..distances import pairwise_distances
-    from ..persistence import persistence
+    from ..filtrations import persistence
 
-    p = check_positive(p, "p", allow_inf=True)
-    if p < 1:
-        raise ValueError(f"p must be >= 1; got {p}")
-    dims = check_dims(homology_dimensions)
-    metric = check_metric(metric)
-    if metric == "precomputed":
-        raise ValueError("signature_loss takes two batches of points; metric='precomputed' is not supported")
+    p, squared, normalize, dims, metric, backend = _signature_args(
+        p, squared, normalize, homology_dimensions, metric, backend
+    )
     xf, zf = _flat(x, "x"), _flat(z, "z")
     if xf.shape[0] != zf.shape[0]:
         raise ValueError(f"x and z must have the same number of samples; got {xf.shape[0]} and {zf.shape[0]}")
@@ -104,6 +117,8 @@ def signature_loss(
         raise ValueError(f"x is on {xf.device} and z on {zf.device}; put both batches on one device")
     by = None
     if latent_norm is not None:
+        if not isinstance(latent_norm, torch.Tensor):
+            latent_norm = check_positive(latent_norm, "latent_norm")
         by = torch.as_tensor(latent_norm, dtype=zf.dtype, device=zf.device)
     ax = pairwise_distances(xf, metric)
     az = pairwise_distances(zf, metric)
@@ -129,3 +144,48 @@ def signature_loss(
         else:
             total = total + 0.5 * (torch.linalg.vector_norm(dx, ord=p) + torch.linalg.vector_norm(dz, ord=p))
     return total
+
+
+class SignatureLoss(nn.Module):
+    """Module form of :func:`signature_loss` (Moor et al., ICML 2020): ``forward(x, z)``, with the same
+    argument checks at construction.
+
+    With ``learn_latent_norm=True`` the latent distances are divided by a learnable scalar (initialized
+    to 1), as in Moor et al.'s code, instead of by their maximum.
+
+    Example:
+        >>> import torch, difftda
+        >>> crit = difftda.nn.SignatureLoss(learn_latent_norm=True)
+        >>> z = torch.randn(32, 2, requires_grad=True)
+        >>> crit(torch.randn(32, 10), z).backward()
+    """
+
+    def __init__(
+        self,
+        p: float = 2.0,
+        squared: bool = True,
+        normalize: bool = True,
+        homology_dimensions: Sequence[int] = (0,),
+        metric: str = "euclidean",
+        backend: str = "auto",
+        learn_latent_norm: bool = False,
+    ) -> None:
+        super().__init__()
+        self.p, self.squared, self.normalize, self.homology_dimensions, self.metric, self.backend = _signature_args(
+            p, squared, normalize, homology_dimensions, metric, backend
+        )
+        learn = check_flag(learn_latent_norm, "learn_latent_norm")
+        self.latent_norm = nn.Parameter(torch.ones(())) if learn else None
+
+    def forward(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        return signature_loss(
+            x, z, p=self.p, squared=self.squared, normalize=self.normalize,
+            homology_dimensions=self.homology_dimensions, metric=self.metric, backend=self.backend,  # type: ignore[arg-type]
+            latent_norm=self.latent_norm,
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"p={self.p}, squared={self.squared}, normalize={self.normalize}, "
+            f"homology_dimensions={self.homology_dimensions}"
+        )

@@ -1,39 +1,65 @@
 """Summary statistics of one diagram (total persistence, persistent entropy) and their combinations
-over homology dimensions (as torch-topological's ``SummaryStatisticLoss``)."""
+over homology dimensions (as torch-topological's ``SummaryStatisticLoss``), with their Modules."""
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable, Mapping, Sequence
 
+import numpy as np
 import torch
+from torch import nn
 
 from ..diagrams import Diagram
-from ._common import as_diagram, as_target, check_dims, check_positive, safe_pow, zero
+from ._common import (
+    TargetLoss,
+    _misplaced,
+    as_diagram,
+    as_target,
+    bar_lengths,
+    check_dims,
+    check_number,
+    check_positive,
+    diagram_rows,
+    safe_pow,
+    zero,
+)
 
 __all__ = [
     "total_persistence",
     "persistent_entropy",
     "summary_statistic_loss",
     "per_dimension_loss",
-    "STATISTICS",
+    "TotalPersistence",
+    "PersistentEntropy",
+    "SummaryStatisticLoss",
+    "PerDimensionLoss",
 ]
 
-
-def _lengths(dgm: Diagram | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    pairs, ess = as_diagram(dgm)
-    return (pairs[:, 1] - pairs[:, 0]).abs(), ess
+#: What the losses accept for one diagram.
+DiagramLike = Diagram | torch.Tensor | np.ndarray
 
 
-def total_persistence(dgm: Diagram | torch.Tensor, p: float = 1.0) -> torch.Tensor:
-    r"""Total persistence :math:`\sum_i (d_i - b_i)^p` over the finite bars.
+def _lengths(dgm: DiagramLike) -> torch.Tensor:
+    pairs, _ = as_diagram(dgm)
+    return bar_lengths(pairs)
+
+
+def _total_persistence_args(p: object) -> float:
+    return check_positive(p, "p")
+
+
+def total_persistence(dgm: DiagramLike, p: float = 1.0) -> torch.Tensor:
+    r"""Total persistence :math:`\sum_i |d_i - b_i|^p` over the finite bars.
 
     Essential bars are left out (their persistence is infinite); their births are in
     ``dgm.essential`` if you want to penalize them. Lengths are taken in absolute value, so a
     superlevel diagram (birth > death) works too.
 
     Args:
-        dgm: a :class:`~difftda.Diagram` or a ``(k, 2)`` tensor (rows with ``death == inf`` are essential).
+        dgm: a :class:`~difftda.Diagram`, a ``(k, 2)`` tensor or numpy array (rows with ``death == inf``
+            are essential).
         p: the exponent, > 0. ``p = 1`` is the sum of bar lengths (TopologyLayer's ``SumBarcodeLengths``).
 
     Returns:
@@ -47,13 +73,20 @@ def total_persistence(dgm: Diagram | torch.Tensor, p: float = 1.0) -> torch.Tens
         >>> loss = difftda.losses.total_persistence(difftda.persistence(x, maxdim=1)[1])
         >>> loss.backward()
     """
-    p = check_positive(p, "p")
-    length, _ = _lengths(dgm)
-    return safe_pow(length, p).sum()
+    p = _total_persistence_args(p)
+    return safe_pow(_lengths(dgm), p).sum()
 
 
-def persistent_entropy(dgm: Diagram | torch.Tensor, *, base: float = math.e) -> torch.Tensor:
-    r"""Persistent entropy :math:`E = -\sum_i (\ell_i / L) \ln(\ell_i / L)`, :math:`L = \sum_i \ell_i`.
+def _entropy_args(base: object) -> float:
+    base = check_positive(base, "base")
+    if base == 1.0:
+        raise ValueError("base must be != 1 (use math.e for nats, 2 for bits)")
+    return base
+
+
+def persistent_entropy(dgm: DiagramLike, *, base: float = math.e) -> torch.Tensor:
+    r"""Persistent entropy :math:`E = -\sum_i (\ell_i / L) \ln(\ell_i / L)`, :math:`L = \sum_i \ell_i`,
+    with :math:`\ell_i = |d_i - b_i|`.
 
     Uses the **natural logarithm** by default (as Topo-GEN and Atienza et al.); torch-topological
     uses ``log2``: pass ``base=2`` to get its numbers. Only finite bars count; bars of length 0
@@ -61,7 +94,8 @@ def persistent_entropy(dgm: Diagram | torch.Tensor, *, base: float = math.e) -> 
     n bars of equal length have entropy :math:`\ln n`.
 
     Args:
-        dgm: a :class:`~difftda.Diagram` or a ``(k, 2)`` tensor (rows with ``death == inf`` are essential).
+        dgm: a :class:`~difftda.Diagram`, a ``(k, 2)`` tensor or numpy array (rows with ``death == inf``
+            are essential).
         base: the base of the logarithm, > 0 and != 1 (default e).
 
     Returns:
@@ -73,11 +107,8 @@ def persistent_entropy(dgm: Diagram | torch.Tensor, *, base: float = math.e) -> 
         >>> bool(torch.isclose(e, torch.log(torch.tensor(3.0))))
         True
     """
-    base = check_positive(base, "base")
-    if base == 1.0:
-        raise ValueError("base must be != 1 (use math.e for nats, 2 for bits)")
-    length, _ = _lengths(dgm)
-    out = entropy_of_lengths(length)
+    base = _entropy_args(base)
+    out = entropy_of_lengths(_lengths(dgm))
     return out if base == math.e else out / math.log(base)
 
 
@@ -97,9 +128,12 @@ STATISTICS: dict[str, Callable[..., torch.Tensor]] = {
 }
 
 
-def _statistic(statistic: str | Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
+def _statistic(statistic: object) -> Callable[..., torch.Tensor]:
     if callable(statistic):
         return statistic
+    if not isinstance(statistic, str):
+        raise TypeError(f"statistic must be a name ({', '.join(map(repr, STATISTICS))}) or a callable"
+                        + _misplaced(statistic))
     if statistic not in STATISTICS:
         raise ValueError(
             f"statistic must be one of {', '.join(map(repr, STATISTICS))} or a callable dgm -> 0-dim tensor; "
@@ -109,7 +143,7 @@ def _statistic(statistic: str | Callable[..., torch.Tensor]) -> Callable[..., to
 
 
 def _per_dim(dgms: object, dims: tuple[int, ...], name: str) -> list:
-    if isinstance(dgms, (Diagram, torch.Tensor)) or not isinstance(dgms, Sequence):
+    if isinstance(dgms, (Diagram, torch.Tensor, np.ndarray)) or not isinstance(dgms, Sequence):
         raise TypeError(
             f"{name} must be the Diagrams of a cloud (difftda.persistence(x)) or a sequence of one diagram per "
             f"homology dimension; got {type(dgms).__name__}"
@@ -129,14 +163,18 @@ def _weights(weights: object, dims: tuple[int, ...]) -> list[float]:
         unknown = set(weights) - set(dims)
         if unknown:
             raise ValueError(f"weights has keys {sorted(unknown)} that are not in homology_dimensions {dims}")
-        return [float(weights.get(k, 0.0)) for k in dims]
-    if isinstance(weights, Sequence) and not isinstance(weights, str):
+        ws = [weights.get(k, 0.0) for k in dims]
+    elif isinstance(weights, Sequence) and not isinstance(weights, str):
         if len(weights) != len(dims):
             raise ValueError(
                 f"weights must have one entry per homology dimension {dims}; got {len(weights)} entries"
             )
-        return [float(w) for w in weights]
-    raise TypeError(f"weights must be None, a sequence (one per dimension) or a dict {{dim: weight}}; got {weights!r}")
+        ws = list(weights)
+    else:
+        raise TypeError(
+            f"weights must be None, a sequence (one per dimension) or a dict {{dim: weight}}; got {weights!r}"
+        )
+    return [check_number(w, "each weight") for w in ws]
 
 
 def _first_tensor(selected: list) -> torch.Tensor:
@@ -144,8 +182,20 @@ def _first_tensor(selected: list) -> torch.Tensor:
     return pairs
 
 
+def _summary_args(
+    statistic: object, p: object, homology_dimensions: object, weights: object, statistic_kwargs: object
+) -> tuple[Callable[..., torch.Tensor], float, tuple[int, ...], list[float], dict]:
+    """The checks of :func:`summary_statistic_loss`, shared with :class:`SummaryStatisticLoss`."""
+    dims = check_dims(homology_dimensions)
+    p = check_positive(p, "p", minimum=1.0, hint=" (the outer exponent)")
+    stat = _statistic(statistic)
+    if statistic_kwargs is not None and not isinstance(statistic_kwargs, Mapping):
+        raise TypeError(f"statistic_kwargs must be a dict such as {{'p': 2.0}} or None; got {statistic_kwargs!r}")
+    return stat, p, dims, _weights(weights, dims), dict(statistic_kwargs or {})
+
+
 def summary_statistic_loss(
-    dgms: Sequence[Diagram | torch.Tensor],
+    dgms: Sequence[DiagramLike],
     target: Sequence[object] | None = None,
     *,
     statistic: str | Callable[..., torch.Tensor] = "total_persistence",
@@ -184,13 +234,7 @@ def summary_statistic_loss(
         ...                                              homology_dimensions=(0, 1), weights=(0.1, 1.0))
         >>> loss.backward()
     """
-    dims = check_dims(homology_dimensions)
-    p = check_positive(p, "p")
-    if p < 1:
-        raise ValueError(f"p must be >= 1; got {p}")
-    stat = _statistic(statistic)
-    kw = dict(statistic_kwargs or {})
-    ws = _weights(weights, dims)
+    stat, p, dims, ws, kw = _summary_args(statistic, p, homology_dimensions, weights, statistic_kwargs)
     selected = _per_dim(dgms, dims, "dgms")
     like = _first_tensor(selected)
     targets = _per_dim(target, dims, "target") if target is not None else [None] * len(dims)
@@ -201,19 +245,50 @@ def summary_statistic_loss(
         s = stat(dgm, **kw)
         if tgt is not None:
             tp, te = as_target(tgt, like, "target")
-            s = s - stat(_rows(tp, te), **kw)
+            s = s - stat(diagram_rows(tgt, "target").to(like), **kw)
         total = total + w * safe_pow(s.abs(), p)
     return total
 
 
-def _rows(pairs: torch.Tensor, essential: torch.Tensor) -> torch.Tensor:
-    inf = torch.full_like(essential, math.inf)
-    return torch.cat([pairs, torch.stack([essential, inf], dim=1)], dim=0)
+def _loss_fn(loss: object) -> Callable[..., torch.Tensor]:
+    if isinstance(loss, str):
+        from .. import losses as _losses
+
+        fn = getattr(_losses, loss, None)
+        if fn is None or loss.startswith("_") or not callable(fn) or isinstance(fn, type):
+            raise ValueError(f"loss {loss!r} is not a function of difftda.losses; pass a callable instead")
+        return fn
+    if not callable(loss):
+        raise TypeError(f"loss must be a callable or the name of a difftda.losses function; got {loss!r}")
+    return loss
+
+
+def _per_dimension_args(
+    loss: object, homology_dimensions: object, weights: object, kwargs: Mapping[str, object]
+) -> tuple[Callable[..., torch.Tensor], tuple[int, ...], list[float]]:
+    """The checks of :func:`per_dimension_loss`, shared with :class:`PerDimensionLoss`: the loss, the
+    dimensions, the weights, and that ``loss`` takes the keyword arguments given."""
+    fn = _loss_fn(loss)
+    dims = check_dims(homology_dimensions)
+    ws = _weights(weights, dims)
+    if kwargs and not isinstance(fn, nn.Module):
+        try:
+            params = inspect.signature(fn).parameters
+        except (TypeError, ValueError):  # a builtin without a signature: let the call decide
+            params = None
+        if params is not None and not any(q.kind is inspect.Parameter.VAR_KEYWORD for q in params.values()):
+            unknown = sorted(set(kwargs) - set(params))
+            if unknown:
+                raise TypeError(
+                    f"{getattr(fn, '__name__', fn)!r} takes no argument {', '.join(map(repr, unknown))}; "
+                    f"its arguments: {', '.join(params)}"
+                )
+    return fn, dims, ws
 
 
 def per_dimension_loss(
     loss: str | Callable[..., torch.Tensor],
-    dgms: Sequence[Diagram | torch.Tensor],
+    dgms: Sequence[DiagramLike],
     target: Sequence[object] | None = None,
     *,
     homology_dimensions: Sequence[int] = (0, 1),
@@ -245,17 +320,7 @@ def per_dimension_loss(
         ...     homology_dimensions=(0, 1), weights={0: 1.0, 1: 2.0}, order=2.0)
         >>> loss.backward()
     """
-    if isinstance(loss, str):
-        from .. import losses as _losses
-
-        fn = getattr(_losses, loss, None)
-        if fn is None or loss.startswith("_") or not callable(fn):
-            raise ValueError(f"loss {loss!r} is not a function of difftda.losses; pass a callable instead")
-        loss = fn
-    if not callable(loss):
-        raise TypeError(f"loss must be a callable or the name of a difftda.losses function; got {loss!r}")
-    dims = check_dims(homology_dimensions)
-    ws = _weights(weights, dims)
+    loss, dims, ws = _per_dimension_args(loss, homology_dimensions, weights, kwargs)
     selected = _per_dim(dgms, dims, "dgms")
     like = _first_tensor(selected)
     targets = _per_dim(target, dims, "target") if target is not None else None
@@ -266,3 +331,120 @@ def per_dimension_loss(
         value = loss(dgm, targets[i], **kwargs) if targets is not None else loss(dgm, **kwargs)
         total = total + w * value
     return total
+
+
+# ----------------------------------------------------------------------------------------------
+# Modules
+
+
+class TotalPersistence(nn.Module):
+    """Module form of :func:`total_persistence`; ``p`` is checked at construction.
+
+    Example:
+        >>> import torch, difftda
+        >>> crit = difftda.nn.TotalPersistence(p=2.0)
+        >>> loss = crit(difftda.persistence(torch.randn(30, 2), maxdim=1)[1])
+    """
+
+    def __init__(self, p: float = 1.0) -> None:
+        super().__init__()
+        self.p = _total_persistence_args(p)
+
+    def forward(self, dgm: DiagramLike) -> torch.Tensor:
+        return total_persistence(dgm, p=self.p)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+class PersistentEntropy(nn.Module):
+    """Module form of :func:`persistent_entropy` (natural log unless ``base`` is given).
+
+    Example:
+        >>> import torch, difftda
+        >>> crit = difftda.nn.PersistentEntropy()
+        >>> loss = crit(difftda.persistence(torch.randn(30, 2), maxdim=0)[0])
+    """
+
+    def __init__(self, base: float = math.e) -> None:
+        super().__init__()
+        self.base = _entropy_args(base)
+
+    def forward(self, dgm: DiagramLike) -> torch.Tensor:
+        return persistent_entropy(dgm, base=self.base)
+
+    def extra_repr(self) -> str:
+        return f"base={self.base}"
+
+
+class SummaryStatisticLoss(TargetLoss):
+    """Module form of :func:`summary_statistic_loss`, with the same argument checks at construction;
+    an optional fixed target (one diagram per homology dimension) is kept in buffers.
+
+    Example:
+        >>> import torch, difftda
+        >>> crit = difftda.nn.SummaryStatisticLoss("persistent_entropy", homology_dimensions=(0, 1))
+        >>> loss = crit(difftda.persistence(torch.randn(30, 2), maxdim=1))
+    """
+
+    def __init__(
+        self,
+        statistic: str | Callable[..., torch.Tensor] = "total_persistence",
+        p: float = 1.0,
+        homology_dimensions: Sequence[int] = (0, 1),
+        weights: Sequence[float] | Mapping[int, float] | None = None,
+        statistic_kwargs: Mapping[str, object] | None = None,
+        *,
+        target: Sequence[object] | None = None,
+    ) -> None:
+        super().__init__()
+        _, self.p, self.homology_dimensions, self.weights, self.statistic_kwargs = _summary_args(
+            statistic, p, homology_dimensions, weights, statistic_kwargs
+        )
+        self.statistic = statistic
+        self._set_target_list(target)
+
+    def forward(self, dgms: Sequence[DiagramLike], target: Sequence[object] | None = None) -> torch.Tensor:
+        return summary_statistic_loss(
+            dgms, self._optional_targets(target), statistic=self.statistic, p=self.p,
+            homology_dimensions=self.homology_dimensions, weights=self.weights,
+            statistic_kwargs=self.statistic_kwargs,
+        )
+
+    def extra_repr(self) -> str:
+        return f"statistic={self.statistic!r}, p={self.p}, homology_dimensions={self.homology_dimensions}"
+
+
+class PerDimensionLoss(TargetLoss):
+    """Module form of :func:`per_dimension_loss`: any loss, per homology dimension, weighted. The loss
+    (a name is looked up at construction), the dimensions, the weights and the keyword arguments'
+    names are checked at construction; an ``nn.Module`` loss becomes a submodule.
+
+    Example:
+        >>> import torch, difftda
+        >>> y = difftda.persistence(torch.randn(30, 2), maxdim=1)
+        >>> crit = difftda.nn.PerDimensionLoss(difftda.nn.WassersteinDistance(order=2.0), weights=(1.0, 2.0), target=y)
+        >>> loss = crit(difftda.persistence(torch.randn(30, 2, requires_grad=True), maxdim=1))
+        >>> loss.backward()
+    """
+
+    def __init__(
+        self,
+        loss: str | Callable[..., torch.Tensor],
+        homology_dimensions: Sequence[int] = (0, 1),
+        weights: Sequence[float] | Mapping[int, float] | None = None,
+        *,
+        target: Sequence[object] | None = None,
+        **kwargs: object,
+    ) -> None:
+        super().__init__()
+        _, self.homology_dimensions, self.weights = _per_dimension_args(loss, homology_dimensions, weights, kwargs)
+        self.loss = loss  # an nn.Module given here becomes a submodule and moves with this one
+        self.kwargs = kwargs
+        self._set_target_list(target)
+
+    def forward(self, dgms: Sequence[DiagramLike], target: Sequence[object] | None = None) -> torch.Tensor:
+        return per_dimension_loss(
+            self.loss, dgms, self._optional_targets(target),
+            homology_dimensions=self.homology_dimensions, weights=self.weights, **self.kwargs,
+        )
