@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -388,3 +389,64 @@ def test_module_checks_its_backend_eagerly():
     if "giotto" in difftda.list_backends():
         with pytest.raises(ValueError, match="coeff"):
             difftda.Persistence(maxdim=1, backend="giotto", coeff=131)
+
+
+# ----------------------------------------------------------------------------- registry and input forms
+
+def test_list_of_lists_explains_batches():
+    with pytest.raises(TypeError, match="a list means a batch"):
+        difftda.persistence([[0.0, 0.0], [1.0, 1.0], [2.0, 0.0]], 0)
+
+
+def test_repeated_spec_option_is_an_error():
+    with pytest.raises(ValueError, match="given twice"):
+        difftda.get_backend("giotto:n_threads=2,n_threads=3")
+
+
+def test_distance_matrix_read_as_points_warns():
+    pts = torch.randn(7, 2, dtype=torch.float64)
+    d = torch.cdist(pts, pts)
+    d = (d + d.T) / 2
+    d.fill_diagonal_(0)
+    with pytest.warns(UserWarning, match="metric='precomputed'"):
+        difftda.persistence(d, 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        difftda.persistence(d, 0, metric="precomputed")
+        difftda.persistence(torch.randn(7, 7), 0)  # square points that are not a distance matrix
+
+
+def test_engine_of_another_filtration_is_refused():
+    from difftda.backends import Engine, unregister_backend
+
+    @register_backend
+    class Other(Engine):
+        name = "phantom-other"
+        filtration = "phantom-filtration"
+
+        def __init__(self) -> None:
+            pass
+
+    try:
+        assert difftda.list_backends("phantom-filtration") == ["phantom-other"]
+        with pytest.raises(ValueError, match="does not compute rips persistence"):
+            difftda.get_backend("phantom-other")
+        engine = difftda.get_backend("auto", filtration="phantom-filtration")
+        assert isinstance(engine, Other)
+        with pytest.raises(ValueError, match="computes phantom-filtration persistence, not rips"):
+            difftda.persistence(torch.randn(5, 2), 0, backend=engine)
+        with pytest.raises(ValueError, match="unknown filtration"):
+            difftda.list_backends("no-such-filtration")
+    finally:
+        unregister_backend("phantom-other", "phantom-filtration")
+
+
+def test_memory_error_from_an_engine_propagates(monkeypatch):
+    engine = difftda.get_backend("gudhi")
+
+    def boom(*args, **kwargs):
+        raise MemoryError("needs 9 TB")
+
+    monkeypatch.setattr(type(engine), "pairing_batch", boom)
+    with pytest.raises(MemoryError, match="9 TB"):
+        difftda.persistence(torch.randn(10, 2), 1, backend="gudhi")

@@ -38,6 +38,11 @@ def _as_batch(x: object, metric: str) -> tuple[list[torch.Tensor] | torch.Tensor
     if isinstance(x, (list, tuple)):
         if len(x) == 0:
             raise ValueError("x is an empty list; pass at least one point cloud")
+        if not isinstance(x[0], torch.Tensor) and isinstance(x[0], (list, tuple, float, int)):
+            raise TypeError(
+                "x is a list of lists: a list means a batch of point clouds, one tensor each. For one "
+                "cloud pass torch.tensor(x); for a batch pass a list of (n, d) tensors"
+            )
         clouds = [check_cloud(c, f"x[{b}]") for b, c in enumerate(x)]
         first = clouds[0]
         for b, c in enumerate(clouds):
