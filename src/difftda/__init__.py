@@ -17,13 +17,22 @@ from . import backends, losses, nn
 from .backends import BackendUnavailableError, get_backend, list_backends, register_backend
 from .diagrams import Diagram, DiagramBatch, Diagrams
 from .distances import pairwise_distances
-from .filtrations import AlphaPersistence, Persistence, alpha_persistence, persistence
+from .filtrations import (
+    AlphaPersistence,
+    LowerStarPersistence,
+    Persistence,
+    alpha_persistence,
+    lower_star_persistence,
+    persistence,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "persistence",
     "Persistence",
+    "lower_star_persistence",
+    "LowerStarPersistence",
     "alpha_persistence",
     "AlphaPersistence",
     "Diagram",

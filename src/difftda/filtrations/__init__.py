@@ -11,6 +11,14 @@ tests and a docs page; the gather layer does not change.
 """
 
 from .alpha import AlphaPersistence, alpha_persistence
+from .lower_star import LowerStarPersistence, lower_star_persistence
 from .rips import Persistence, persistence
 
-__all__ = ["alpha_persistence", "AlphaPersistence", "persistence", "Persistence"]
+__all__ = [
+    "lower_star_persistence",
+    "LowerStarPersistence",
+    "alpha_persistence",
+    "AlphaPersistence",
+    "persistence",
+    "Persistence",
+]
