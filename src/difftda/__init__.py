@@ -19,9 +19,11 @@ from .diagrams import Diagram, DiagramBatch, Diagrams
 from .distances import pairwise_distances
 from .filtrations import (
     AlphaPersistence,
+    CubicalPersistence,
     LowerStarPersistence,
     Persistence,
     alpha_persistence,
+    cubical_persistence,
     lower_star_persistence,
     persistence,
 )
@@ -35,6 +37,8 @@ __all__ = [
     "LowerStarPersistence",
     "alpha_persistence",
     "AlphaPersistence",
+    "cubical_persistence",
+    "CubicalPersistence",
     "Diagram",
     "Diagrams",
     "DiagramBatch",

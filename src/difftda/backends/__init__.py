@@ -207,4 +207,4 @@ def _build(spec: str, maxdim: int | None, filtration: str) -> Engine:
 
 
 # Registration happens on import of each module; the heavy packages load only when an engine is built.
-from . import _alpha, _giotto, _gudhi, _lower_star, _ripser, _torch  # noqa: E402,F401
+from . import _alpha, _cubical, _giotto, _gudhi, _lower_star, _ripser, _torch  # noqa: E402,F401

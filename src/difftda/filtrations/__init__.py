@@ -11,10 +11,13 @@ tests and a docs page; the gather layer does not change.
 """
 
 from .alpha import AlphaPersistence, alpha_persistence
+from .cubical import CubicalPersistence, cubical_persistence
 from .lower_star import LowerStarPersistence, lower_star_persistence
 from .rips import Persistence, persistence
 
 __all__ = [
+    "cubical_persistence",
+    "CubicalPersistence",
     "lower_star_persistence",
     "LowerStarPersistence",
     "alpha_persistence",

@@ -1,0 +1,215 @@
+"""Engines of the cubical filtration of images and volumes: a detached array in, critical pixel
+positions out.
+
+Every engine returns positions in the C-order (row-major) flattening of the image it was given, for
+both constructions: ``"T"`` (values on the top-dimensional cells, i.e. the pixels) and ``"V"`` (values
+on the vertices, i.e. the pixels are the grid's vertices). The value of a bar's birth (death) is
+the pixel at its birth (death) position, exactly.
+"""
+
+from __future__ import annotations
+
+import os
+from abc import abstractmethod
+from concurrent.futures import ThreadPoolExecutor
+from typing import ClassVar, NamedTuple
+
+import numpy as np
+
+from . import register_backend
+from ._base import Engine
+
+__all__ = ["CubicalEngine", "CubicalPairing", "CripserEngine", "GudhiCubicalEngine", "CONSTRUCTIONS"]
+
+CONSTRUCTIONS = ("T", "V")
+
+
+class CubicalPairing(NamedTuple):
+    """Critical positions of the bars of one image or of a batch, as int64 numpy arrays.
+
+    For one image positions are flat C-order positions in the image and ``group`` is the homology
+    dimension; for a batch of ``B`` images positions stay local to their image and ``group`` is
+    ``dim * B + image``.
+
+    Attributes:
+        birth: ``(k,)`` position of each finite bar's birth.
+        death: ``(k,)`` position of each finite bar's death.
+        group: ``(k,)`` its group.
+        ess_birth: ``(m,)`` position of each essential bar's birth.
+        ess_group: ``(m,)`` its group.
+    """
+
+    birth: np.ndarray
+    death: np.ndarray
+    group: np.ndarray
+    ess_birth: np.ndarray
+    ess_group: np.ndarray
+
+
+def _check_threads(n_threads: object, name: str) -> int:
+    if isinstance(n_threads, bool) or not isinstance(n_threads, int) or n_threads < 0:
+        raise ValueError(f"{name} option n_threads must be an int >= 0 (0: one per CPU core); got {n_threads!r}")
+    return n_threads
+
+
+class CubicalEngine(Engine):
+    """A persistence engine of the cubical filtration of an image (1-D signal, 2-D image, 3-D volume, ...).
+
+    Subclasses implement :meth:`pairing` for one image. :meth:`pairing_batch` pairs a batch image by
+    image, in a pool of ``n_threads`` threads when the option is above 1 (the engines release the
+    GIL while they compute).
+    """
+
+    filtration: ClassVar[str] = "cubical"
+    #: The largest number of spatial axes the engine handles (None: any).
+    max_spatial_dims: ClassVar[int | None] = None
+    #: Worker threads over the images of a batch (set by the subclass from its option).
+    n_threads: int = 1
+
+    @abstractmethod
+    def pairing(self, image: np.ndarray, *, maxdim: int, construction: str) -> CubicalPairing:
+        """The sublevel-set pairing of ``image``, a C-contiguous float64 array of any shape with
+        at least one pixel, finite; ``construction`` is ``"T"`` or ``"V"``. ``group`` is the homology
+        dimension (bars of dimensions above ``maxdim`` may be returned; they are dropped)."""
+
+    def pairing_batch(self, images: np.ndarray, *, maxdim: int, construction: str) -> CubicalPairing:
+        """Pair a batch ``(B, *shape)`` (C-contiguous float64) image by image."""
+        B = images.shape[0]
+        threads = self.n_threads or (os.cpu_count() or 1)
+
+        def one(b: int) -> CubicalPairing:
+            return self.pairing(images[b], maxdim=maxdim, construction=construction)
+
+        if threads > 1 and B > 1:
+            with ThreadPoolExecutor(min(threads, B)) as pool:
+                results = list(pool.map(one, range(B)))
+        else:
+            results = [one(b) for b in range(B)]
+        return _concat(results, B, maxdim, int(np.prod(images.shape[1:])))
+
+
+def _concat(results: list[CubicalPairing], B: int, maxdim: int, n_pixels: int) -> CubicalPairing:
+    """One pairing for the batch: groups become ``dim * B + image``; dimensions above ``maxdim`` go."""
+    if B == 1:
+        r = results[0]
+        parts = [r]
+    else:
+        parts = [
+            CubicalPairing(r.birth, r.death, r.group * B + b, r.ess_birth, r.ess_group * B + b)
+            for b, r in enumerate(results)
+        ]
+    birth, death, group, ess_birth, ess_group = (
+        np.concatenate([np.asarray(p[i], np.int64).reshape(-1) for p in parts]) for i in range(5)
+    )
+    limit = (maxdim + 1) * B
+    keep, ess_keep = group < limit, ess_group < limit
+    if not keep.all():
+        birth, death, group = birth[keep], death[keep], group[keep]
+    if not ess_keep.all():
+        ess_birth, ess_group = ess_birth[ess_keep], ess_group[ess_keep]
+    low = min(birth.min(initial=0), death.min(initial=0), ess_birth.min(initial=0), group.min(initial=0))
+    high = max(birth.max(initial=0), death.max(initial=0), ess_birth.max(initial=0))
+    if low < 0 or high >= n_pixels:
+        raise RuntimeError("the cubical engine returned a position outside the image")
+    return CubicalPairing(birth, death, group, ess_birth, ess_group)
+
+
+def _c_strides(shape: tuple[int, ...]) -> np.ndarray:
+    """The C-order step of each axis, in pixels, as float64 (exact below 2**53 pixels)."""
+    return np.cumprod((1,) + tuple(shape[:0:-1]))[::-1].astype(np.float64)
+
+
+@register_backend
+class CripserEngine(CubicalEngine):
+    """CubicalRipser (``cripser``): fast cubical persistence of 1-D to 4-D arrays, both constructions.
+
+    Its output rows ``[dim, birth, death, creator coordinates, destroyer coordinates]`` are turned
+    into flat C-order positions with one vectorized product per image. Homology over Z/2.
+
+    Args:
+        n_threads: threads over the images of a batch (1: none; 0: one per CPU core). cripser
+            releases the GIL while it computes.
+    """
+
+    name = "cripser"
+    requires = "cripser"
+    package = "cripser"
+    extra = "cripser"
+    auto_rank = 1
+    max_spatial_dims: ClassVar[int | None] = 4
+
+    def __init__(self, *, n_threads: int = 1) -> None:
+        self.n_threads = _check_threads(n_threads, "cripser")
+        import cripser
+
+        self._compute = {"V": cripser.computePH, "T": cripser.computePH_T}
+
+    def pairing(self, image: np.ndarray, *, maxdim: int, construction: str) -> CubicalPairing:
+        nd = image.ndim
+        if nd > 4:
+            raise ValueError(f"cripser handles images of 1 to 4 axes; got {nd}. Use backend='gudhi'")
+        out = self._compute[construction](
+            image, maxdim=min(maxdim, nd - 1), top_dim=False, embedded=False, location="yes",
+            representatives=False, n_threads=1,
+        )
+        out = np.asarray(out)
+        # Columns: dim, birth, death, then the creator's and the destroyer's coordinates (3 each, 4 in 4-D).
+        width = 4 if nd == 4 else 3
+        strides = _c_strides(image.shape)
+        birth = (out[:, 3:3 + nd] @ strides).astype(np.int64)
+        dim = out[:, 0].astype(np.int64)
+        ess = out[:, 2] >= np.finfo(np.float64).max / 2  # cripser writes DBL_MAX for a death at infinity
+        if ess.any():
+            fin = ~ess
+            death = (out[fin, 3 + width:3 + width + nd] @ strides).astype(np.int64)
+            return CubicalPairing(birth[fin], death, dim[fin], birth[ess], dim[ess])
+        death = (out[:, 3 + width:3 + width + nd] @ strides).astype(np.int64)
+        return CubicalPairing(birth, death, dim, birth[:0], dim[:0])
+
+
+@register_backend
+class GudhiCubicalEngine(CubicalEngine):
+    """gudhi's ``CubicalComplex``: ``top_dimensional_cells=`` for ``"T"`` (critical top cells from
+    ``cofaces_of_persistence_pairs``), ``vertices=`` for ``"V"`` (``vertices_of_persistence_pairs``).
+    Homology over Z/2.
+
+    gudhi numbers cells in the Fortran order (first axis fastest) of the array it is given. The
+    engine gives it the transposed view of the image, whose Fortran order is the image's C order,
+    so gudhi's positions are C-order positions of the image with no conversion and no copy
+    (transposing the axes maps the cubical complex onto itself).
+
+    Args:
+        n_threads: threads over the images of a batch (1: none; 0: one per CPU core). gudhi
+            releases the GIL while it computes.
+    """
+
+    name = "gudhi"
+    requires = "gudhi"
+    package = "gudhi"
+    extra = "gudhi"
+    auto_rank = 2
+
+    def __init__(self, *, n_threads: int = 1) -> None:
+        self.n_threads = _check_threads(n_threads, "gudhi")
+        import gudhi
+
+        self._gudhi = gudhi
+
+    def pairing(self, image: np.ndarray, *, maxdim: int, construction: str) -> CubicalPairing:
+        view = image.T  # Fortran order of the transpose == C order of the image
+        if construction == "T":
+            cc = self._gudhi.CubicalComplex(top_dimensional_cells=view)
+        else:
+            cc = self._gudhi.CubicalComplex(vertices=view)
+        cc.compute_persistence(homology_coeff_field=2, min_persistence=0.0)
+        regular, essential = cc.cofaces_of_persistence_pairs() if construction == "T" else (
+            cc.vertices_of_persistence_pairs()
+        )
+        fin = [np.asarray(r, np.int64).reshape(-1, 2) for r in regular]
+        ess = [np.asarray(e, np.int64).reshape(-1) for e in essential]
+        fin_all = np.concatenate(fin) if fin else np.zeros((0, 2), np.int64)
+        ess_all = np.concatenate(ess) if ess else np.zeros(0, np.int64)
+        return CubicalPairing(
+            fin_all[:, 0], fin_all[:, 1], np.repeat(np.arange(len(fin)), [len(f) for f in fin]),
+            ess_all, np.repeat(np.arange(len(ess)), [len(e) for e in ess]),
+        )

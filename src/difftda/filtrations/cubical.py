@@ -1,0 +1,195 @@
+"""The cubical filtration of images and volumes: ``cubical_persistence(x)`` runs pixels -> engine -> gather.
+
+The values are the pixels themselves. An engine pairs a detached float64 host copy of the batch
+(negated for a superlevel filtration) and returns, for every bar, the flat C-order position of the
+pixel whose value is its birth and of the pixel whose value is its death; the diagrams are read from
+``x`` at those positions by plain indexing, so every bar value is a pixel of ``x`` bit for bit and
+its gradient goes to that pixel.
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Integral
+
+import numpy as np
+import torch
+from torch import nn
+
+from .._checks import check_maxdim
+from ..backends import get_backend, list_backends
+from ..backends._cubical import CONSTRUCTIONS, CubicalEngine, CubicalPairing
+from ..diagrams import DiagramBatch, Diagrams
+from ..gather import Bars, Values, gather, normalize
+
+__all__ = ["cubical_persistence", "CubicalPersistence"]
+
+
+def _check_input(x: object, spatial_dims: object) -> tuple[torch.Tensor, int]:
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x must be a torch.Tensor; got {type(x).__name__}. Wrap arrays with torch.as_tensor(...)")
+    if not x.is_floating_point():
+        raise TypeError(f"x must be a floating point tensor (float32 or float64); got {x.dtype}. Use x.float()")
+    if x.dim() == 0:
+        raise ValueError("x must have at least one axis (a 1-D signal, 2-D image, 3-D volume, ...); got a scalar")
+    if spatial_dims is None:
+        sd = x.dim()
+    elif isinstance(spatial_dims, bool) or not isinstance(spatial_dims, Integral):
+        raise TypeError(f"spatial_dims must be None or an int; got {spatial_dims!r}")
+    else:
+        sd = int(spatial_dims)
+        if not 1 <= sd <= x.dim():
+            raise ValueError(
+                f"spatial_dims must be between 1 and x.dim() = {x.dim()} (the last spatial_dims axes are one "
+                f"image, the leading ones a batch); got {spatial_dims}"
+            )
+    if x.numel() == 0:
+        raise ValueError(f"x has no pixels (shape {tuple(x.shape)}); every image needs at least one pixel")
+    return x, sd
+
+
+def _check_construction(construction: object) -> str:
+    if isinstance(construction, str) and construction.upper() in CONSTRUCTIONS:
+        return construction.upper()
+    raise ValueError(
+        f"construction must be 'T' (values on the pixels as top-dimensional cells) or 'V' (values on the "
+        f"vertices of the grid); got {construction!r}"
+    )
+
+
+def _engine(backend: object, maxdim: int, sd: int) -> CubicalEngine:
+    if backend == "auto":  # the preferred installed engine that takes this many axes
+        for name in list_backends("cubical"):
+            engine = get_backend(name, maxdim=maxdim, filtration="cubical")
+            limit = getattr(engine, "max_spatial_dims", None)
+            if limit is None or sd <= limit:
+                return engine  # type: ignore[return-value]
+    engine = get_backend(backend, maxdim=maxdim, filtration="cubical")  # type: ignore[arg-type]
+    limit = getattr(engine, "max_spatial_dims", None)
+    if limit is not None and sd > limit:
+        raise ValueError(f"backend {engine.name!r} handles images of at most {limit} axes; got spatial_dims={sd}. "
+                         "Use backend='gudhi'")
+    return engine  # type: ignore[return-value]
+
+
+def cubical_persistence(
+    x: torch.Tensor,
+    maxdim: int | None = None,
+    *,
+    spatial_dims: int | None = None,
+    construction: str = "T",
+    superlevel: bool = False,
+    backend: str | CubicalEngine = "auto",
+) -> Diagrams | DiagramBatch:
+    """Differentiable persistence diagrams of the cubical filtration of an image, a volume or a batch.
+
+    Args:
+        x: a float tensor whose last ``spatial_dims`` axes are one image (1-D signal, 2-D image,
+            3-D volume); leading axes are a batch, e.g. ``(B, C, H, W)`` with ``spatial_dims=2``.
+            Gradients flow into ``x``; every pixel must be finite.
+        maxdim: the top homology dimension; None means ``spatial_dims - 1`` (components and loops
+            of a 2-D image, and voids of a volume). Dimensions from ``spatial_dims`` up are empty.
+        spatial_dims: how many trailing axes form one image. None: the whole tensor is one image
+            (so a 3-D tensor is one volume, never a batch of 2-D images).
+        construction: ``"T"``: the pixels are the top-dimensional cells (squares, cubes) and a lower
+            cell takes the smallest value of the pixels around it, so pixels touching at a corner
+            are connected (8-connectivity of sublevel sets in 2-D, 26 in 3-D). ``"V"``: the pixels are
+            the vertices of the grid and a cell takes the largest value of its vertices, so only
+            pixels sharing a side are connected (4-connectivity in 2-D, 6 in 3-D).
+        superlevel: the superlevel-set filtration (``{x >= t}`` for decreasing ``t``): bars are in the
+            input's units with ``birth >= death``, and the essential H0 bar is born at the maximum.
+            For a sublevel filtration ``birth <= death`` and it is born at the minimum.
+        backend: ``"auto"`` (cripser when installed, else gudhi), ``"cripser"``, ``"gudhi"``, a spec
+            with options such as ``"gudhi:n_threads=2"``, or an engine object.
+
+    Returns:
+        :class:`Diagrams` (``dgms[k]`` is H_k) on ``x``'s device and dtype for one image; otherwise a
+        :class:`DiagramBatch` with one entry per image, the leading axes flattened in C order.
+        ``Diagram.index`` is ``(k, 2)`` ``[birth_position, death_position]``, flat C-order positions
+        in the image, so ``pairs[:, 0] == image.flatten()[index[:, 0]]`` (and likewise for deaths)
+        exactly; ``essential_index`` is ``(m, 1)``. Bars with ``death == birth`` are dropped. A
+        2-D or 3-D image has one essential bar, in H0.
+
+    Example:
+        >>> import torch, difftda
+        >>> img = torch.rand(2, 16, 16, dtype=torch.float64, requires_grad=True)
+        >>> out = difftda.cubical_persistence(img, spatial_dims=2)
+        >>> len(out), out[0][0].essential.shape, out[0][1].index.shape[1]
+        (2, torch.Size([1]), 2)
+        >>> h1 = out.cat()[1].pairs
+        >>> (h1[:, 1] - h1[:, 0]).sum().backward()
+        >>> img.grad.shape
+        torch.Size([2, 16, 16])
+    """
+    x, sd = _check_input(x, spatial_dims)
+    maxdim = sd - 1 if maxdim is None else check_maxdim(maxdim)
+    construction = _check_construction(construction)
+    if not isinstance(superlevel, (bool, np.bool_)):
+        raise TypeError(f"superlevel must be True or False; got {superlevel!r}")
+    engine = _engine(backend, maxdim, sd)
+    shape = tuple(x.shape[x.dim() - sd:])
+    B = math.prod(x.shape[: x.dim() - sd])
+    if B == 0:
+        raise ValueError(f"x is an empty batch (shape {tuple(x.shape)}); pass at least one image")
+    # One detached float64 host copy (float32, float16 and bfloat16 are exact in it).
+    host_t = x.detach().to("cpu", torch.float64).reshape(B, *shape)
+    if superlevel:
+        host_t = -host_t
+    host = host_t.contiguous().numpy()
+    if not np.isfinite(host).all():
+        raise ValueError("x contains NaN or inf pixels; cubical persistence needs finite values")
+    try:
+        bp = engine.pairing_batch(host, maxdim=maxdim, construction=construction)
+    except (RuntimeError, ValueError, TypeError) as err:
+        raise RuntimeError(f"backend {str(engine)!r} failed on images of shape {shape}: {err}") from err
+    bars = normalize(host.reshape(-1), pixel_bars(bp, B, math.prod(shape)))
+    out = gather(Values(x.reshape(-1)), bars, B, maxdim)
+    return out[0] if x.dim() == sd else out
+
+
+def pixel_bars(bp: CubicalPairing, B: int, n_pixels: int) -> Bars:
+    """Positions local to each image -> positions in the flattened batch."""
+    offset = (bp.group % B) * n_pixels if B > 1 else 0
+    ess_offset = (bp.ess_group % B) * n_pixels if B > 1 else 0
+    index = np.stack([bp.birth, bp.death], axis=1)
+    return Bars(bp.birth + offset, bp.death + offset, bp.group, index,
+                bp.ess_birth + ess_offset, bp.ess_group, bp.ess_birth[:, None])
+
+
+class CubicalPersistence(nn.Module):
+    """:func:`cubical_persistence` as a module (its arguments fixed at construction).
+
+    Example:
+        >>> import torch, difftda
+        >>> layer = difftda.CubicalPersistence(spatial_dims=2, construction="V", superlevel=True)
+        >>> out = layer(torch.rand(3, 1, 8, 8))
+        >>> len(out), bool((out.cat()[0].pairs[:, 0] >= out.cat()[0].pairs[:, 1]).all())
+        (3, True)
+    """
+
+    def __init__(
+        self,
+        maxdim: int | None = None,
+        *,
+        spatial_dims: int | None = None,
+        construction: str = "T",
+        superlevel: bool = False,
+        backend: str | CubicalEngine = "auto",
+    ) -> None:
+        super().__init__()
+        self.maxdim = None if maxdim is None else check_maxdim(maxdim)
+        self.spatial_dims = spatial_dims
+        self.construction = _check_construction(construction)
+        self.superlevel = superlevel
+        self.backend = backend
+        get_backend(backend, maxdim=self.maxdim, filtration="cubical")  # an unknown engine fails here
+
+    def forward(self, x: torch.Tensor) -> Diagrams | DiagramBatch:
+        return cubical_persistence(
+            x, self.maxdim, spatial_dims=self.spatial_dims, construction=self.construction,
+            superlevel=self.superlevel, backend=self.backend,
+        )
+
+    def extra_repr(self) -> str:
+        return (f"maxdim={self.maxdim}, spatial_dims={self.spatial_dims}, construction={self.construction!r}, "
+                f"superlevel={self.superlevel}, backend={str(self.backend)!r}")
