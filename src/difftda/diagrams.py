@@ -45,6 +45,13 @@ class Diagram(NamedTuple):
         ess = np.stack([births, np.full_like(births, np.inf)], axis=1)
         return np.concatenate([finite, ess], axis=0)
 
+    def __array__(self, dtype: object = None, copy: bool | None = None) -> np.ndarray:
+        """``np.asarray(dgm)``: :meth:`to_numpy`, a new ``(k + m, 2)`` array (so ``copy=False`` is refused)."""
+        if copy is False:
+            raise ValueError("a Diagram is converted to numpy by copying its tensors; copy=False is not possible")
+        out = self.to_numpy()
+        return out if dtype is None else out.astype(dtype)
+
     def __repr__(self) -> str:
         return (
             f"Diagram(finite={tuple(self.pairs.shape)[0]}, essential={tuple(self.essential.shape)[0]}, "
@@ -57,6 +64,17 @@ class Diagrams(tuple):
     :class:`Diagram` of H_k."""
 
     __slots__ = ()
+
+    def __getitem__(self, k):  # type: ignore[no-untyped-def]
+        """``dgms[k]``, the Diagram of H_k; an index past ``maxdim`` says which dimensions were computed."""
+        if isinstance(k, (int, np.integer)) and not -len(self) <= k < len(self):
+            if k >= 0:
+                raise IndexError(
+                    f"dgms[{k}]: homology dimensions H0..H{len(self) - 1} were computed (maxdim={len(self) - 1}); "
+                    f"compute persistence with maxdim >= {k} to get H{k}"
+                )
+            raise IndexError(f"dgms[{k}]: only {len(self)} homology dimensions (H0..H{len(self) - 1}) were computed")
+        return super().__getitem__(k)
 
     def to_numpy(self) -> list[np.ndarray]:
         """A list of ``(k, 2)`` float arrays (ripser's ``dgms``), which persim and gudhi take directly."""
