@@ -15,8 +15,10 @@ recomputes the radii of those simplices in torch, so values are differentiable i
 
 from __future__ import annotations
 
+import gc
 from abc import abstractmethod
 from itertools import chain
+from operator import itemgetter
 from typing import ClassVar, NamedTuple
 
 import numpy as np
@@ -271,12 +273,20 @@ def _padded(simplices: list, width: int) -> np.ndarray:
 
 def _simplex_tree_pairing(st: object, points: np.ndarray, maxdim: int, kind: str) -> AlphaPairing:
     D = points.shape[1]
-    pairs = st.persistence_pairs()
+    # persistence_pairs() builds one Python list per simplex; the cyclic garbage collector would scan
+    # them again and again while they are made (they hold no cycles), so it pauses meanwhile.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        pairs = st.persistence_pairs()
+        births, deaths = list(map(itemgetter(0), pairs)), list(map(itemgetter(1), pairs))
+    finally:
+        if was_enabled:
+            gc.enable()
     if not pairs:
         empty = np.zeros(0, np.int64)
         table = np.zeros((0, D + 1), np.int64)
         return AlphaPairing(table, np.zeros(0), np.zeros((0, 2), np.int64), empty, empty, empty)
-    births, deaths = zip(*pairs)
     bt, dt = _padded(births, D + 1), _padded(deaths, D + 1)
     dim = (bt >= 0).sum(1) - 1
     has_death = dt[:, 0] >= 0
@@ -320,10 +330,10 @@ def _defining(st: object, points: np.ndarray, crit: np.ndarray, values: np.ndarr
 
 
 def _attaching_coface(st: object, points: np.ndarray, simplex: np.ndarray, value: float) -> np.ndarray:
-    """Among the simplex and its cofaces with the same filtration value, the one whose squared
-    circumradius is closest to that value."""
+    """Among the simplex and its cofaces, the one whose squared circumradius is closest to ``value``
+    (the filtration values of equal simplices can differ in the last bit, so they are not compared)."""
     s = [int(v) for v in simplex if v >= 0]
-    cands = [s] + [c for c, f in st.get_cofaces(s, 0) if f == value]
+    cands = [s] + [c for c, _ in st.get_cofaces(s, 0)]
     out = np.full(len(simplex), -1, np.int64)
     best, err = s, np.inf
     for c in cands:

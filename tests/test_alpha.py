@@ -1,0 +1,297 @@
+"""alpha_persistence: alpha, Delaunay-Cech and weak alpha diagrams against gudhi and giotto-ph called
+directly, values against an independent circumradius (a linear solve), gradients against finite
+differences."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import difftda
+
+gudhi = pytest.importorskip("gudhi")
+from scipy.sparse import coo_matrix  # noqa: E402
+from scipy.spatial import Delaunay  # noqa: E402
+
+WEAK_ENGINES = [b for b in ("giotto", "gudhi") if b in difftda.list_backends("alpha")]
+
+
+def cloud(n: int, d: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).random((n, d))
+
+
+def gudhi_intervals(x: np.ndarray, kind: str, maxdim: int, squared: bool) -> list[np.ndarray]:
+    cls = gudhi.AlphaComplex if kind == "alpha" else gudhi.DelaunayCechComplex
+    st = cls(points=x).create_simplex_tree(output_squared_values=squared)
+    st.compute_persistence()
+    return [np.asarray(st.persistence_intervals_in_dimension(k), float).reshape(-1, 2) for k in range(maxdim + 1)]
+
+
+def giotto_weak(x: np.ndarray, maxdim: int) -> list[np.ndarray]:
+    """giotto-ph on the sparse matrix of Delaunay edge lengths (built here with scipy)."""
+    from gph import ripser_parallel
+
+    s = Delaunay(x).simplices
+    k = s.shape[1]
+    e = np.concatenate([s[:, [i, j]] for i in range(k) for j in range(i + 1, k)])
+    e = np.unique(np.sort(e, axis=1), axis=0)
+    length = np.linalg.norm(x[e[:, 0]] - x[e[:, 1]], axis=1)
+    m = coo_matrix((length, (e[:, 0], e[:, 1])), shape=(len(x), len(x)))
+    return ripser_parallel(m, maxdim=maxdim, metric="precomputed")["dgms"]
+
+
+def rows(a: np.ndarray) -> np.ndarray:
+    a = np.asarray(a, float).reshape(-1, 2)
+    return a[np.lexsort((a[:, 1], a[:, 0]))]
+
+
+def same(got: np.ndarray, want: np.ndarray, rtol: float = 1e-9, atol: float = 1e-12) -> None:
+    got, want = rows(got), rows(want)
+    assert got.shape == want.shape
+    fin = np.isfinite(want)
+    assert (np.isfinite(got) == fin).all()
+    np.testing.assert_allclose(got[fin], want[fin], rtol=rtol, atol=atol)
+
+
+def ref_circumradius(p: np.ndarray) -> float:
+    """Circumradius of the simplex with vertices ``p`` (k, D) by a linear solve (an independent formula)."""
+    if len(p) == 1:
+        return 0.0
+    a = p[1:] - p[0]
+    lam = np.linalg.solve(a @ a.T, 0.5 * (a * a).sum(1))
+    return float(np.linalg.norm(a.T @ lam))
+
+
+# --------------------------------------------------------------------------------------------
+# Diagrams against the engines called directly
+
+
+@pytest.mark.parametrize("kind", ["alpha", "cech"])
+@pytest.mark.parametrize("d", [2, 3])
+@pytest.mark.parametrize("squared", [False, True])
+def test_equals_gudhi(kind, d, squared):
+    x = cloud(120, d, seed=d)
+    dgms = difftda.alpha_persistence(torch.tensor(x), maxdim=d - 1, kind=kind, squared=squared)
+    ref = gudhi_intervals(x, kind, d - 1, squared)
+    for k in range(d):
+        same(dgms[k].to_numpy(), ref[k])
+    assert dgms[0].essential.tolist() == [0.0]
+
+
+def test_float32_input():
+    x = cloud(80, 2, seed=5)
+    dgms = difftda.alpha_persistence(torch.tensor(x, dtype=torch.float32), maxdim=1)
+    assert dgms[1].pairs.dtype == torch.float32
+    same(dgms[1].to_numpy(), gudhi_intervals(x, "alpha", 1, False)[1], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("d", [2, 3])
+def test_weak_h0_equals_rips(d):
+    x = torch.tensor(cloud(150, d, seed=7))
+    for backend in WEAK_ENGINES:
+        weak = difftda.alpha_persistence(x, maxdim=0, kind="weak", backend=backend)
+        same(weak[0].to_numpy(), difftda.persistence(x, maxdim=0)[0].to_numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("d", [2, 3])
+def test_weak_equals_giotto_on_delaunay_edges(d):
+    pytest.importorskip("gph")
+    x = cloud(150, d, seed=11)
+    ref = giotto_weak(x, d - 1)
+    for backend in WEAK_ENGINES:
+        dgms = difftda.alpha_persistence(torch.tensor(x), maxdim=d - 1, kind="weak", backend=backend)
+        for k in range(d):
+            same(dgms[k].to_numpy(), ref[k], rtol=1e-6, atol=1e-7)  # giotto-ph pairs in float32
+
+
+def test_weak_squared():
+    x = torch.tensor(cloud(60, 2, seed=3))
+    a = difftda.alpha_persistence(x, kind="weak")
+    b = difftda.alpha_persistence(x, kind="weak", squared=True)
+    same(b[1].to_numpy(), a[1].to_numpy() ** 2)
+
+
+def test_maxdim_above_dimension_is_empty():
+    dgms = difftda.alpha_persistence(torch.tensor(cloud(40, 2)), maxdim=3)
+    assert len(dgms) == 4 and len(dgms[2].pairs) == len(dgms[3].pairs) == 0
+
+
+# --------------------------------------------------------------------------------------------
+# Values are read exactly at the simplices the index names
+
+
+@pytest.mark.parametrize("kind", ["alpha", "cech", "weak"])
+@pytest.mark.parametrize("d", [2, 3])
+def test_values_at_index(kind, d):
+    x = cloud(100, d, seed=13)
+    dgms = difftda.alpha_persistence(torch.tensor(x), maxdim=d - 1, kind=kind, backend="gudhi")
+    for k in range(d):
+        dg = dgms[k]
+        index = dg.index.numpy()
+        assert index.shape[1] == 2 * (d + 1)
+        for half, col in ((index[:, : d + 1], 0), (index[:, d + 1:], 1)):
+            for simplex, value in zip(half, dg.pairs[:, col].tolist()):
+                p = x[simplex[simplex >= 0]]
+                want = ref_circumradius(p) * (2 if kind == "weak" else 1)
+                assert value == pytest.approx(want, rel=1e-9, abs=1e-12)
+                if kind == "weak":
+                    assert len(p) <= 2
+        if k == 0:
+            assert (index[:, 1: d + 1] == -1).all()  # H0 births are vertices
+        assert dg.essential_index.shape == (len(dg.essential), d + 1)
+
+
+def test_defining_simplex_is_a_coface_for_alpha():
+    # Three points of an obtuse triangle: the long edge is not Gabriel, its value is the triangle's.
+    x = torch.tensor([[0.0, 0.0], [4.0, 0.0], [2.0, 0.5], [10.0, 10.0]], dtype=torch.float64)
+    dgms = difftda.alpha_persistence(x, maxdim=1, kind="alpha", squared=True)
+    ref = gudhi_intervals(x.numpy(), "alpha", 1, True)
+    for k in range(2):
+        same(dgms[k].to_numpy(), ref[k])
+
+
+# --------------------------------------------------------------------------------------------
+# Gradients
+
+
+def _total(dgms) -> torch.Tensor:
+    return sum((d.pairs[:, 1] - d.pairs[:, 0]).sum() + d.pairs.square().sum() for d in dgms)
+
+
+@pytest.mark.parametrize("kind", ["alpha", "cech", "weak"])
+@pytest.mark.parametrize("d", [2, 3])
+def test_gradcheck(kind, d):
+    x = torch.tensor(cloud(14 if d == 2 else 12, d, seed=17), requires_grad=True)
+    fn = lambda p: _total(difftda.alpha_persistence(p, maxdim=d - 1, kind=kind, backend="gudhi"))  # noqa: E731
+    assert torch.autograd.gradcheck(fn, (x,), eps=1e-7, atol=1e-5)
+
+
+def test_gradient_closed_form_edge():
+    # Two points: H0 dies at |a - b| / 2 (alpha); d/da = (a - b) / (2 |a - b|).
+    x = torch.tensor([[0.0, 0.0], [3.0, 4.0]], dtype=torch.float64, requires_grad=True)
+    dgms = difftda.alpha_persistence(x, maxdim=0)
+    assert dgms[0].pairs[:, 1].item() == pytest.approx(2.5)
+    dgms[0].pairs[:, 1].sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [[-0.3, -0.4], [0.3, 0.4]])
+
+
+# --------------------------------------------------------------------------------------------
+# Batches
+
+
+@pytest.mark.parametrize("kind", ["alpha", "weak"])
+def test_batch_equals_loop(kind):
+    xs = [torch.tensor(cloud(n, 2, seed=n), requires_grad=True) for n in (30, 45, 20)]
+    out = difftda.alpha_persistence(xs, maxdim=1, kind=kind)
+    assert isinstance(out, difftda.DiagramBatch) and len(out) == 3
+    _total(out.cat()).backward()
+    grads = [x.grad.clone() for x in xs]
+    for x, g, dg in zip(xs, grads, out):
+        x.grad = None
+        one = difftda.alpha_persistence(x, maxdim=1, kind=kind)
+        for a, b in zip(dg, one):
+            torch.testing.assert_close(a.pairs, b.pairs)
+            torch.testing.assert_close(a.index, b.index)
+            torch.testing.assert_close(a.essential_index, b.essential_index)
+        _total(one).backward()
+        torch.testing.assert_close(x.grad, g)
+    stacked = difftda.alpha_persistence(torch.stack([torch.tensor(cloud(25, 3, seed=s)) for s in (1, 2)]), maxdim=2)
+    for s, dg in zip((1, 2), stacked):
+        same(dg[2].to_numpy(), gudhi_intervals(cloud(25, 3, seed=s), "alpha", 2, False)[2])
+
+
+# --------------------------------------------------------------------------------------------
+# Degenerate input
+
+
+def _grid(m: int) -> np.ndarray:
+    g = np.arange(m, dtype=float)
+    return np.stack(np.meshgrid(g, g), -1).reshape(-1, 2)
+
+
+DEGENERATE = {
+    "duplicates": np.concatenate([cloud(30, 2, seed=21), cloud(30, 2, seed=21)[:10]]),
+    "grid": _grid(6),
+    "polygon": np.stack([np.cos(np.arange(12) * math.pi / 6), np.sin(np.arange(12) * math.pi / 6)], 1),
+    "collinear": np.stack([np.arange(8.0) ** 1.3, 2 * np.arange(8.0) ** 1.3], 1),
+    "cube": np.stack(np.meshgrid(*[np.arange(3.0)] * 3), -1).reshape(-1, 3),
+    "coplanar_3d": np.concatenate([cloud(20, 2, seed=2), np.zeros((20, 1))], 1),
+}
+
+
+@pytest.mark.parametrize("name", list(DEGENERATE))
+@pytest.mark.parametrize("kind", ["alpha", "cech", "weak"])
+def test_degenerate(name, kind):
+    x_np = DEGENERATE[name]
+    d = x_np.shape[1]
+    x = torch.tensor(x_np, requires_grad=True)
+    dgms = difftda.alpha_persistence(x, maxdim=d - 1, kind=kind)
+    if kind == "weak":
+        same(dgms[0].to_numpy(), difftda.persistence(x.detach(), maxdim=0)[0].to_numpy())
+    else:
+        ref = gudhi_intervals(x_np, kind, d - 1, False)
+        for k in range(d):
+            same(dgms[k].to_numpy(), ref[k], rtol=1e-7, atol=1e-9)
+    _total(dgms).backward()
+    assert torch.isfinite(x.grad).all()
+
+
+def test_single_point_and_pair():
+    one = difftda.alpha_persistence(torch.zeros(1, 2))
+    assert len(one[0].pairs) == 0 and one[0].essential.tolist() == [0.0]
+    two = difftda.alpha_persistence(torch.tensor([[0.0, 0.0], [0.0, 2.0]]), kind="weak")
+    assert two[0].pairs.tolist() == [[0.0, 2.0]]
+
+
+# --------------------------------------------------------------------------------------------
+# Bad input
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="persistence"):
+        difftda.alpha_persistence(torch.randn(10, 4))
+    with pytest.raises(ValueError, match="kind"):
+        difftda.alpha_persistence(torch.randn(10, 2), kind="rips")
+    with pytest.raises(TypeError, match="squared"):
+        difftda.alpha_persistence(torch.randn(10, 2), squared=1)
+    with pytest.raises(TypeError, match="float32 or float64"):
+        difftda.alpha_persistence(torch.zeros(10, 2, dtype=torch.int64))
+    with pytest.raises(ValueError, match="NaN"):
+        difftda.alpha_persistence(torch.tensor([[0.0, math.nan], [1.0, 1.0]]))
+    with pytest.raises(ValueError, match="no points"):
+        difftda.alpha_persistence(torch.zeros(0, 2))
+    with pytest.raises(ValueError, match="dimension"):
+        difftda.alpha_persistence([torch.randn(5, 2), torch.randn(5, 3)])
+    with pytest.raises(ValueError, match="shape"):
+        difftda.alpha_persistence(torch.randn(2, 3, 4, 2))
+    with pytest.raises(ValueError, match="maxdim"):
+        difftda.alpha_persistence(torch.randn(10, 2), maxdim=-1)
+    if "giotto" in difftda.list_backends("alpha"):
+        with pytest.raises(ValueError, match="weak"):
+            difftda.alpha_persistence(torch.randn(10, 2), kind="alpha", backend="giotto")
+    with pytest.raises(ValueError, match="backend"):
+        difftda.alpha_persistence(torch.randn(10, 2), backend="ripser")
+
+
+def test_module_twin():
+    layer = difftda.AlphaPersistence(maxdim=1, kind="cech", squared=True)
+    x = torch.tensor(cloud(40, 2, seed=4))
+    same(layer(x)[1].to_numpy(), gudhi_intervals(x.numpy(), "cech", 1, True)[1])
+    assert "cech" in repr(layer)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_matches_cpu():
+    x = torch.tensor(cloud(200, 3, seed=9))
+    cpu = difftda.alpha_persistence(x, maxdim=2)
+    xc = x.cuda().requires_grad_()
+    gpu = difftda.alpha_persistence(xc, maxdim=2)
+    assert gpu[1].pairs.device.type == "cuda"
+    for a, b in zip(cpu, gpu):
+        torch.testing.assert_close(a.pairs, b.pairs.cpu())
+    _total(gpu).backward()
+    assert torch.isfinite(xc.grad).all()
