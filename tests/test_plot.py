@@ -321,7 +321,7 @@ def test_missing_matplotlib_names_the_extra():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert "ERR" in out.stdout and "pip install 'difftda[plot]'" in out.stdout
+    assert "ERR" in out.stdout and "pip install matplotlib" in out.stdout and "pip install -e '.[plot]'" in out.stdout
 
 
 @pytest.mark.gpu

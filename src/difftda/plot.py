@@ -1,9 +1,9 @@
 """Pictures of diagrams and training: diagrams, barcodes, matchings, critical edges, animations.
 
-matplotlib is an optional extra (``pip install 'difftda[plot]'``); it is imported only when a
-function here is called, so ``import difftda.plot`` works without it. Every function draws on the
-``ax`` it is given (or on a new figure) and returns it, the way seaborn and persim do, so pictures
-compose with the rest of a matplotlib figure.
+matplotlib is an optional extra (``pip install matplotlib pillow``, or ``pip install -e '.[plot]'`` in
+a checkout of difftda); it is imported only when a function here is called, so ``import difftda.plot``
+works without it. Every function draws on the ``ax`` it is given (or on a new figure) and returns it,
+the way seaborn and persim do, so pictures compose with the rest of a matplotlib figure.
 
 Inputs are taken in every form difftda and its neighbours produce:
 
@@ -42,7 +42,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["plot_diagram", "plot_barcode", "plot_matching", "plot_critical_edges", "animate_snapshots"]
 
-_INSTALL = "pip install 'difftda[plot]'"
+_INSTALL = "pip install matplotlib pillow (or, from a difftda checkout, pip install -e '.[plot]')"
 
 
 def _pyplot():
@@ -204,7 +204,7 @@ def plot_diagram(
         The Axes.
 
     Raises:
-        ImportError: matplotlib is missing (``pip install 'difftda[plot]'``).
+        ImportError: matplotlib is missing (``pip install matplotlib pillow``).
         ValueError: a diagram is not ``(k, 2)``, holds NaN or an infinite birth, or a dimension is unknown.
 
     Example:
