@@ -132,3 +132,90 @@ def check_int(value: object, name: str, minimum: int = 0, hint: str = "") -> int
     if value < minimum:
         raise ValueError(f"{name} must be >= {minimum}{hint}; got {value}")
     return int(value)
+
+
+#: Below this many bytes no memory check reads the system's figures (a few microseconds saved per call).
+MEMORY_CHECK_FLOOR = 256 * 2**20
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def _cgroup_memory() -> list[tuple[int, int, int]]:
+    """``(limit, usage, inactive file cache)`` of the process's memory cgroup (v2, then v1), from its
+    own group's directory or the namespace root's; empty when none can be read."""
+    dirs = []
+    for line in (_read("/proc/self/cgroup") or "").splitlines():
+        parts = line.split(":", 2)
+        if len(parts) != 3 or not parts[2].startswith("/"):
+            continue
+        path = parts[2].rstrip("/")
+        if parts[1] == "":
+            v2 = ("memory.max", "memory.current")
+            dirs += [(f"/sys/fs/cgroup{path}", *v2), ("/sys/fs/cgroup", *v2)]
+        elif "memory" in parts[1].split(","):
+            v1 = ("memory.limit_in_bytes", "memory.usage_in_bytes")
+            dirs += [(f"/sys/fs/cgroup/memory{path}", *v1), ("/sys/fs/cgroup/memory", *v1)]
+    out = []
+    for root, limit_name, usage_name in dict.fromkeys(dirs):
+        limit, usage = _read(f"{root}/{limit_name}"), _read(f"{root}/{usage_name}")
+        if limit is None or usage is None:
+            continue
+        stat = _read(f"{root}/memory.stat") or ""
+        inactive = ("inactive_file ", "total_inactive_file ")
+        cache = next((int(s.split()[1]) for s in stat.splitlines() if s.startswith(inactive)), 0)
+        limit = limit.strip()
+        out.append((2**62 if limit == "max" else int(limit), int(usage), cache))
+    return out
+
+
+def available_memory() -> int | None:
+    """Bytes this process can still allocate: the kernel's ``MemAvailable`` (``/proc/meminfo``),
+    capped by each memory cgroup limit minus its usage (reclaimable file cache counted as free) and by
+    an address-space limit (``ulimit -v``) minus the process's size. None where nothing can be read.
+
+    Example:
+        >>> from difftda._checks import available_memory
+        >>> m = available_memory()
+        >>> m is None or m >= 0
+        True
+    """
+    found = []
+    meminfo = _read("/proc/meminfo") or ""
+    for line in meminfo.splitlines():
+        if line.startswith("MemAvailable:"):
+            found.append(int(line.split()[1]) * 1024)
+            break
+    for limit, usage, cache in _cgroup_memory():
+        if limit < 2**60:  # "max" or v1's huge number: no limit
+            found.append(max(0, limit - usage + cache))
+    try:  # an address-space limit (ulimit -v) counts virtual memory
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_AS)[0]
+    except (ImportError, OSError, ValueError):
+        soft = -1
+    if soft >= 0 and soft != getattr(resource, "RLIM_INFINITY", -1):
+        status = _read("/proc/self/status") or ""
+        size = next((int(s.split()[1]) * 1024 for s in status.splitlines() if s.startswith("VmSize:")), None)
+        if size is not None:
+            found.append(max(0, soft - size))
+    return min(found) if found else None
+
+
+def check_memory(need: float, what: str, hint: str) -> None:
+    """A :class:`MemoryError` naming ``what``, the estimate and ``hint`` when ``need`` bytes exceed
+    :func:`available_memory` (checked from :data:`MEMORY_CHECK_FLOOR` bytes on)."""
+    if need < MEMORY_CHECK_FLOOR:
+        return
+    avail = available_memory()
+    if avail is not None and need > avail:
+        raise MemoryError(
+            f"{what} needs about {need / 2**30:.1f} GiB of memory, but about {avail / 2**30:.1f} GiB is available. "
+            f"{hint}"
+        )

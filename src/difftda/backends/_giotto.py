@@ -3,30 +3,41 @@
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 
+from .. import _checks
 from . import register_backend
 from ._base import Backend, DimPairing, Pairing, from_generators
-from ._graph import find_edges
+from ._graph import PairingMatrix, float32_matrix, tied
 
 #: ``n_threads="auto"`` uses one thread below this many points (thread start-up costs more there).
 AUTO_THREADS_MIN_POINTS = 150
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the platform tells it)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 @register_backend
 class GiottoBackend(Backend):
     """giotto-ph's multithreaded ripser, with its generators.
 
-    giotto-ph pairs in float32. With ``n_threads > 1`` it can report a wrong birth edge for an H1 bar
-    while the bar's values are right (a race in its generator bookkeeping). So every edge is checked
-    against its bar's values. A wrong edge is replaced by the edge of exactly the bar's length when
-    that edge is unique; when it is not (a tie), the call is rerun on one thread. An index handed
-    out here always has the length of its bar.
+    giotto-ph pairs in float32 (a float64 matrix whose lengths leave float32's range is first scaled
+    by a power of two, which is exact, or replaced by its ranks). Its pairing on one thread is
+    deterministic and defines this backend's critical edges. With ``n_threads > 1`` it can report
+    another edge for a bar (a race in its generator bookkeeping), so every edge is checked against
+    its bar's values: a wrong edge is replaced by the only edge of the bar's length, and when a
+    critical value of H1 and up belongs to several edges (a tie, where a wrong edge cannot be seen)
+    the call is rerun on one thread. So the edges depend neither on the thread count nor on the run,
+    and an index handed out here always has the length of its bar.
 
     Args:
         n_threads: worker threads of giotto-ph; -1 for all cores; ``"auto"`` for one thread on small
-            clouds (under 150 points) and all available cores (at most 8) on larger ones.
+            clouds (under 150 points) and all available cores (at most 8) on larger ones. More threads
+            than available cores are capped to the cores, with a warning.
     """
 
     name = "giotto"
@@ -42,55 +53,97 @@ class GiottoBackend(Backend):
             isinstance(n_threads, bool) or not isinstance(n_threads, int) or n_threads == 0 or n_threads < -1
         ):
             raise ValueError(f"giotto option n_threads must be a positive int, -1 or 'auto'; got {n_threads!r}")
+        cores = available_cores()
+        if isinstance(n_threads, int) and n_threads > cores:
+            warnings.warn(
+                f"giotto option n_threads={n_threads} exceeds the {cores} available cores; using {cores}",
+                UserWarning,
+                stacklevel=2,
+            )
+            n_threads = cores
         from gph import ripser_parallel
 
         self._ripser = ripser_parallel
         self.n_threads = n_threads
 
     def _threads(self, n: int) -> int:
+        if self.n_threads == -1:
+            return available_cores()
         if self.n_threads != "auto":
             return int(self.n_threads)
         if n < AUTO_THREADS_MIN_POINTS:
             return 1
-        return max(1, min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+        return max(1, min(8, available_cores()))
 
-    def _run(self, dist: np.ndarray, maxdim: int, thresh: float, coeff: int, n_threads: int) -> dict:
+    def _run(self, m: PairingMatrix, maxdim: int, coeff: int, n_threads: int) -> dict:
         return self._ripser(
-            dist, maxdim=maxdim, thresh=thresh, coeff=coeff, metric="precomputed",
+            m.matrix, maxdim=maxdim, thresh=m.thresh, coeff=coeff, metric="precomputed",
             n_threads=n_threads, return_generators=True,
         )
 
     def pairing(self, dist: np.ndarray, *, maxdim: int, thresh: float, coeff: int) -> Pairing:
+        check_memory(self.name, dist, maxdim, thresh, _GIOTTO_BYTES)
+        m = float32_matrix(dist, thresh)
         threads = self._threads(dist.shape[0])
-        out = self._run(dist, maxdim, thresh, coeff, threads)
+        out = self._run(m, maxdim, coeff, threads)
         result = from_generators(out["gens"], maxdim)
         if threads != 1:
-            repaired = _repair(dist, out, result)
-            if repaired is None:  # a tie: no unique edge to repair with, pair again on one thread
-                repaired = from_generators(self._run(dist, maxdim, thresh, coeff, 1)["gens"], maxdim)
+            repaired = _repair(m, out, result)
+            if repaired is None:  # a tie: the edges could depend on the threads, pair again on one
+                repaired = from_generators(self._run(m, maxdim, coeff, 1)["gens"], maxdim)
             result = repaired
         return result
 
 
-def _repair(dist: np.ndarray, out: dict, pairing: Pairing) -> Pairing | None:
+#: Bytes per matrix entry giotto-ph needs besides the matrix, for H0 and for H1 (measured with
+#: giotto-ph 0.2.4: about 23 and 29, its condensed float32 copies and its sorted edge list).
+_GIOTTO_BYTES = (24, 32)
+
+
+def check_memory(engine: str, dist: np.ndarray, maxdim: int, thresh: float, per_entry: tuple[int, int]) -> None:
+    """A :class:`MemoryError` before an engine runs when its estimated working memory exceeds what is
+    available (an engine that runs out of memory inside C++ may crash the process instead).
+
+    The estimate is ``per_entry[0]`` (H0) or ``per_entry[1]`` (H1 and up) bytes per matrix entry, per
+    kept entry when ``thresh`` is finite, plus a float32 copy of a float64 matrix. What H2 and up add
+    on top is not foreseen.
+    """
+    n = dist.shape[0]
+    copy = 4 * n * n if dist.dtype != np.float32 else 0
+    need = per_entry[0 if maxdim == 0 else 1] * n * n
+    if need + copy < _checks.MEMORY_CHECK_FLOOR:
+        return
+    if thresh != np.inf:  # only kept edges are listed (counted only now that the estimate is large)
+        need = n * n + need * np.count_nonzero(dist <= thresh) / (n * n)
+    hint = "Pass thresh= to keep fewer edges, or use fewer points."
+    if maxdim == 0:
+        hint = "For H0 alone, backend='torch' needs no edge list (a spanning tree on the matrix itself). " + hint
+    _checks.check_memory(need + copy, f"backend {engine!r} on a {n} x {n} matrix with maxdim={maxdim}", hint)
+
+
+def _repair(m: PairingMatrix, out: dict, pairing: Pairing) -> Pairing | None:
     """Check every edge against giotto-ph's own float32 values (its rows are aligned with its
-    generators); replace wrong edges by the unique edge of the right length. None: a wrong edge
-    has a tied length, so it cannot be repaired."""
-    d32 = dist.astype(np.float32, copy=False)
-    fixed, wrong = [pairing[0]], []  # H0 is paired by union-find before any thread starts
+    generators); replace a wrong edge by the only edge of the right length. None when a critical
+    value of H1 and up belongs to several edges (a wrong edge of that length could not be seen), or
+    when the diagram does not line up with the generators."""
+    d32 = m.matrix
+    fixed, wrong, values = [pairing[0]], [], []  # H0 is paired by union-find before any thread starts
     for k in range(1, len(pairing)):
         dgm = np.asarray(out["dgms"][k], dtype=np.float32).reshape(-1, 2)
         finite = np.isfinite(dgm[:, 1])
         fin, ess = pairing[k].finite.copy(), pairing[k].essential.copy()
         if len(fin) != int(finite.sum()) or len(ess) != int((~finite).sum()):
             return None
-        for edges, values in ((fin[:, 0:2], dgm[finite, 0]), (fin[:, 2:4], dgm[finite, 1]), (ess, dgm[~finite, 0])):
-            bad = np.flatnonzero(d32[edges[:, 0], edges[:, 1]] != values)
+        for edges, vals in ((fin[:, 0:2], dgm[finite, 0]), (fin[:, 2:4], dgm[finite, 1]), (ess, dgm[~finite, 0])):
+            values.append(vals)
+            bad = np.flatnonzero(d32[edges[:, 0], edges[:, 1]] != vals)
             if bad.size:
-                wrong.append((edges, bad, values[bad]))
+                wrong.append((edges, bad, vals[bad]))
         fixed.append(DimPairing(fin, ess))
+    if m.ranked is None and values and tied(d32, np.concatenate(values)).any():
+        return None
     if wrong:  # one lookup for all of them
-        i, j, unique = find_edges(dist, np.concatenate([w[2] for w in wrong]), np.float32)
+        i, j, unique = m.edges(np.concatenate([w[2] for w in wrong]))
         if not unique.all():
             return None
         start = 0
