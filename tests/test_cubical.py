@@ -102,3 +102,225 @@ def test_cripser_equals_gudhi_on_real_values(construction):
         for da, db in zip(a, b):
             for ka, kb in zip(da, db):
                 np.testing.assert_array_equal(_ours(ka), _ours(kb))
+
+
+def test_equals_oineus_cube_filtration():
+    """oineus' cube_filtration (values_on='vertices' is V, 'cells' is T), sub- and superlevel."""
+    od = pytest.importorskip("oineus.diff")
+    rng = np.random.default_rng(5)
+    for shape in [(7, 11), (4, 6, 5), (13,)]:
+        x = torch.tensor(_image(rng, shape, levels=4))
+        for construction, values_on in [("V", "vertices"), ("T", "cells")]:
+            for superlevel in (False, True):
+                ref = od.persistence_diagram(od.cube_filtration(x, negate=superlevel, values_on=values_on))
+                ours = difftda.cubical_persistence(x, construction=construction, superlevel=superlevel)
+                for k in range(len(shape)):
+                    theirs = ref[k].detach().numpy() if k in ref else np.zeros((0, 2))
+                    theirs = theirs[theirs[:, 0] != theirs[:, 1]]  # oineus keeps zero-length bars
+                    np.testing.assert_array_equal(_sorted_rows(ours[k].pairs.detach().numpy()), _sorted_rows(theirs))
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("construction", CONSTRUCTIONS)
+def test_connectivity_of_each_construction(engine, construction):
+    """T joins pixels that touch at a corner (8-connectivity), V only pixels sharing a side (4-):
+    the number of components of {x <= 0} of a binary image equals scipy's labelling."""
+    from scipy import ndimage
+
+    rng = np.random.default_rng(11)
+    structure = np.ones((3, 3)) if construction == "T" else ndimage.generate_binary_structure(2, 1)
+    for _ in range(5):
+        img = (rng.random((9, 12)) < 0.45).astype(np.float64)  # foreground 0, background 1
+        n_components = ndimage.label(img == 0, structure=structure)[1]
+        dgms = difftda.cubical_persistence(torch.tensor(img), construction=construction, backend=engine)
+        alive_at_0 = int((dgms[0].pairs[:, 0] == 0).sum()) + int((dgms[0].essential == 0).sum())
+        assert alive_at_0 == n_components
+    # Two pixels on a diagonal: one component for T, two for V.
+    diag = torch.tensor([[0.0, 1.0], [1.0, 0.0]])
+    h0 = difftda.cubical_persistence(diag, construction=construction, backend=engine)[0]
+    assert len(h0.pairs) == (0 if construction == "T" else 1)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("construction", CONSTRUCTIONS)
+@pytest.mark.parametrize("superlevel", [False, True])
+def test_gradcheck_from_a_batch(engine, construction, superlevel):
+    torch.manual_seed(0)
+    x = torch.rand(2, 5, 6, dtype=torch.float64, requires_grad=True)  # tie-free
+    w0, w1 = torch.randn(40, 2, dtype=torch.float64), torch.randn(40, 2, dtype=torch.float64)
+
+    def f(x):
+        out = difftda.cubical_persistence(
+            x, spatial_dims=2, construction=construction, superlevel=superlevel, backend=engine
+        ).cat()
+        h0, h1 = out[0].pairs, out[1].pairs
+        return (w0[: len(h0)] * h0).sum() + (w1[: len(h1)] * h1).sum() + out[0].essential.sum() * 0.5
+
+    assert torch.autograd.gradcheck(f, (x,), eps=1e-6, atol=1e-7)
+
+
+def test_gradient_goes_to_the_critical_pixels():
+    """d(total persistence)/dx = (number of deaths at the pixel) - (number of births at it)."""
+    torch.manual_seed(1)
+    x = torch.rand(6, 7, dtype=torch.float64, requires_grad=True)
+    dgms = difftda.cubical_persistence(x)
+    loss = sum((d.pairs[:, 1] - d.pairs[:, 0]).sum() for d in dgms)
+    loss.backward()
+    expected = torch.zeros(42, dtype=torch.float64)
+    for d in dgms:
+        expected.index_add_(0, d.index[:, 1], torch.ones(len(d.index), dtype=torch.float64))
+        expected.index_add_(0, d.index[:, 0], -torch.ones(len(d.index), dtype=torch.float64))
+    assert torch.equal(x.grad.reshape(-1), expected)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("construction", CONSTRUCTIONS)
+def test_batch_equals_loop(engine, construction):
+    rng = np.random.default_rng(7)
+    x = torch.tensor(_image(rng, (2, 3, 6, 9), levels=4), dtype=torch.float32)
+    out = difftda.cubical_persistence(x, spatial_dims=2, construction=construction, superlevel=True, backend=engine)
+    assert isinstance(out, difftda.DiagramBatch) and len(out) == 6
+    for b, img in enumerate(x.reshape(6, 6, 9)):
+        one = difftda.cubical_persistence(img, construction=construction, superlevel=True, backend=engine)
+        assert isinstance(one, difftda.Diagrams)
+        for d_batch, d_one in zip(out[b], one):
+            for field in ("pairs", "essential", "index", "essential_index"):
+                assert torch.equal(getattr(d_batch, field), getattr(d_one, field))
+    # cat() holds the bars of all images, dimension by dimension.
+    assert sum(len(d[1].pairs) for d in out) == len(out.cat()[1].pairs)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_threads_do_not_change_the_result(engine):
+    x = torch.rand(5, 40, 30)
+    a = difftda.cubical_persistence(x, spatial_dims=2, backend=f"{engine}:n_threads=1")
+    b = difftda.cubical_persistence(x, spatial_dims=2, backend=f"{engine}:n_threads=3")
+    for da, db in zip(a, b):
+        for ka, kb in zip(da, db):
+            assert torch.equal(ka.pairs, kb.pairs) and torch.equal(ka.index, kb.index)
+
+
+def test_layout_of_the_result():
+    x = torch.rand(4, 5, 6)
+    vol = difftda.cubical_persistence(x)  # no spatial_dims: one volume, never a silent batch
+    assert isinstance(vol, difftda.Diagrams) and len(vol) == 3
+    single = difftda.cubical_persistence(x[0], spatial_dims=2)
+    assert isinstance(single, difftda.Diagrams) and len(single) == 2
+    batch = difftda.cubical_persistence(x[:1], spatial_dims=2)
+    assert isinstance(batch, difftda.DiagramBatch) and len(batch) == 1
+    h0 = difftda.cubical_persistence(x, maxdim=0, spatial_dims=2)
+    assert all(len(d) == 1 for d in h0)
+    high = difftda.cubical_persistence(x[0], maxdim=3)  # dimensions above the image's are empty
+    assert len(high) == 4 and high[2].pairs.shape == (0, 2) and high[3].essential.shape == (0,)
+    for dtype in (torch.float32, torch.float64):
+        d = difftda.cubical_persistence(x[0].to(dtype))
+        assert d[0].pairs.dtype == dtype and d[0].essential.dtype == dtype
+
+
+def test_axes_of_length_one_and_five_axes():
+    """Axes of length 1 are dropped before pairing (cripser miscounts along them); more than four
+    axes go to gudhi under 'auto'. Both compared with gudhi on the full array."""
+    rng = np.random.default_rng(2)
+    for shape in [(1, 7), (6, 1), (4, 1, 5), (1, 1), (2, 2, 1, 2, 3)]:
+        img = _image(rng, shape, levels=3)
+        for construction in CONSTRUCTIONS:
+            ref = _gudhi_reference(img, construction, False, len(shape) - 1)
+            dgms = difftda.cubical_persistence(torch.tensor(img), construction=construction)
+            for k, dg in enumerate(dgms):
+                np.testing.assert_array_equal(_ours(dg), ref[k])
+
+
+def test_constant_image_gives_only_essential_bars_and_a_zero_gradient():
+    x = torch.full((2, 6, 7), 0.5, requires_grad=True)
+    out = difftda.cubical_persistence(x, spatial_dims=2)
+    for dgms in out:
+        assert [len(d.pairs) for d in dgms] == [0, 0]
+        assert dgms[0].essential.tolist() == [0.5]
+    loss = (out.cat()[0].pairs[:, 1] - out.cat()[0].pairs[:, 0]).sum() + (out.cat()[1].pairs ** 2).sum()
+    assert loss.requires_grad and float(loss.detach()) == 0.0
+    loss.backward()
+    assert torch.equal(x.grad, torch.zeros_like(x))
+
+
+def test_engines_and_specs():
+    assert set(ENGINES) >= {"gudhi"}
+    if "cripser" in ENGINES:
+        assert ENGINES[0] == "cripser"  # 'auto' prefers cripser
+    assert str(difftda.get_backend("gudhi:n_threads=2", filtration="cubical")) == "gudhi:n_threads=2"
+    engine = difftda.get_backend("gudhi", filtration="cubical")
+    assert isinstance(difftda.cubical_persistence(torch.rand(4, 4), backend=engine), difftda.Diagrams)
+    with pytest.raises(ValueError, match="does not compute cubical"):
+        difftda.cubical_persistence(torch.rand(4, 4), backend="giotto")
+    with pytest.raises(ValueError, match="unknown backend"):
+        difftda.cubical_persistence(torch.rand(4, 4), backend="nope")
+    with pytest.raises(ValueError, match="n_threads"):
+        difftda.cubical_persistence(torch.rand(4, 4), backend="gudhi:n_threads=-1")
+    with pytest.raises(ValueError, match="computes rips persistence, not cubical"):
+        difftda.cubical_persistence(torch.rand(4, 4), backend=difftda.get_backend("gudhi"))
+    if "cripser" in ENGINES:
+        with pytest.raises(ValueError, match="at most 4 axes"):
+            difftda.cubical_persistence(torch.rand(2, 2, 2, 2, 2), backend="cripser")
+
+
+@pytest.mark.parametrize(
+    "kwargs,error,match",
+    [
+        ({"x": torch.tensor([[0.0, float("nan")], [1.0, 2.0]])}, ValueError, "NaN or inf"),
+        ({"x": torch.tensor([[0.0, float("inf")], [1.0, 2.0]])}, ValueError, "NaN or inf"),
+        ({"x": torch.zeros(3, 4), "spatial_dims": 3}, ValueError, "spatial_dims"),
+        ({"x": torch.zeros(3, 4), "spatial_dims": 0}, ValueError, "spatial_dims"),
+        ({"x": torch.zeros(3, 4), "spatial_dims": 1.0}, TypeError, "spatial_dims"),
+        ({"x": torch.zeros(3, 4), "construction": "X"}, ValueError, "construction"),
+        ({"x": torch.zeros(3, 4), "construction": None}, ValueError, "construction"),
+        ({"x": torch.zeros(3, 4), "maxdim": -1}, ValueError, "maxdim"),
+        ({"x": torch.zeros(3, 4), "superlevel": "yes"}, TypeError, "superlevel"),
+        ({"x": torch.zeros(3, 4, dtype=torch.int64)}, TypeError, "floating"),
+        ({"x": np.zeros((3, 4))}, TypeError, "torch.Tensor"),
+        ({"x": torch.zeros(0, 4, 4), "spatial_dims": 2}, ValueError, "no pixels"),
+        ({"x": torch.tensor(1.0)}, ValueError, "at least one axis"),
+    ],
+)
+def test_bad_input(kwargs, error, match):
+    x = kwargs.pop("x")
+    with pytest.raises(error, match=match):
+        difftda.cubical_persistence(x, **kwargs)
+
+
+def test_module_twin():
+    layer = difftda.CubicalPersistence(spatial_dims=2, construction="V", superlevel=True, backend="gudhi")
+    x = torch.rand(2, 6, 5)
+    out, ref = layer(x), difftda.cubical_persistence(x, spatial_dims=2, construction="V", superlevel=True)
+    for a, b in zip(out.cat(), ref.cat()):
+        assert torch.equal(a.pairs, b.pairs)
+    assert "construction='V'" in repr(layer)
+    with pytest.raises(ValueError, match="construction"):
+        difftda.CubicalPersistence(construction="W")
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("construction", CONSTRUCTIONS)
+def test_cuda_matches_cpu(construction):
+    torch.manual_seed(0)
+    x = torch.rand(3, 12, 10, dtype=torch.float64)
+    xc = x.cuda().requires_grad_()
+    out = difftda.cubical_persistence(xc, spatial_dims=2, construction=construction, superlevel=True)
+    ref = difftda.cubical_persistence(x, spatial_dims=2, construction=construction, superlevel=True)
+    for a, b in zip(out.cat(), ref.cat()):
+        assert a.pairs.device == xc.device and a.index.device == xc.device
+        assert torch.equal(a.pairs.cpu(), b.pairs) and torch.equal(a.index.cpu(), b.index)
+    (out.cat()[0].pairs.sum() + out.cat()[1].pairs.sum()).backward()
+    assert xc.grad.device == xc.device and xc.grad.abs().sum() > 0
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_gradcheck_and_float32():
+    x = torch.rand(2, 5, 6, dtype=torch.float64, device="cuda", requires_grad=True)
+
+    def f(x):
+        out = difftda.cubical_persistence(x, spatial_dims=2).cat()
+        return out[0].pairs.sum() + 2 * out[1].pairs.sum()
+
+    assert torch.autograd.gradcheck(f, (x,), eps=1e-6, atol=1e-7)
+    assert difftda.cubical_persistence(x.float().detach())[0].pairs.dtype == torch.float32

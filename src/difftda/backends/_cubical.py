@@ -56,8 +56,9 @@ class CubicalEngine(Engine):
     """A persistence engine of the cubical filtration of an image (1-D signal, 2-D image, 3-D volume, ...).
 
     Subclasses implement :meth:`pairing` for one image. :meth:`pairing_batch` pairs a batch image by
-    image, in a pool of ``n_threads`` threads when the option is above 1 (the engines release the
-    GIL while they compute).
+    image, in a pool of threads (both engines release the GIL while they compute): ``n_threads``
+    threads, or with ``n_threads=0`` (the default) one per CPU core when the batch has at least
+    32768 pixels. Results do not depend on the number of threads.
     """
 
     filtration: ClassVar[str] = "cubical"
@@ -75,7 +76,9 @@ class CubicalEngine(Engine):
     def pairing_batch(self, images: np.ndarray, *, maxdim: int, construction: str) -> CubicalPairing:
         """Pair a batch ``(B, *shape)`` (C-contiguous float64) image by image."""
         B = images.shape[0]
-        threads = self.n_threads or (os.cpu_count() or 1)
+        threads = self.n_threads
+        if threads == 0:  # automatic: a thread per core for a batch large enough to pay for the pool
+            threads = (os.cpu_count() or 1) if images.size >= _POOL_MIN_PIXELS else 1
 
         def one(b: int) -> CubicalPairing:
             return self.pairing(images[b], maxdim=maxdim, construction=construction)
@@ -86,6 +89,10 @@ class CubicalEngine(Engine):
         else:
             results = [one(b) for b in range(B)]
         return _concat(results, B, maxdim, int(np.prod(images.shape[1:])))
+
+
+#: With ``n_threads=0``, batches with fewer pixels than this are paired without a thread pool.
+_POOL_MIN_PIXELS = 1 << 15
 
 
 def _concat(results: list[CubicalPairing], B: int, maxdim: int, n_pixels: int) -> CubicalPairing:
@@ -127,8 +134,9 @@ class CripserEngine(CubicalEngine):
     into flat C-order positions with one vectorized product per image. Homology over Z/2.
 
     Args:
-        n_threads: threads over the images of a batch (1: none; 0: one per CPU core). cripser
-            releases the GIL while it computes.
+        n_threads: threads over the images of a batch: 0 (the default) one per CPU core for a
+            batch of at least 32768 pixels, 1 none, ``n`` at most ``n``. cripser releases the GIL
+            while it computes.
     """
 
     name = "cripser"
@@ -138,7 +146,7 @@ class CripserEngine(CubicalEngine):
     auto_rank = 1
     max_spatial_dims: ClassVar[int | None] = 4
 
-    def __init__(self, *, n_threads: int = 1) -> None:
+    def __init__(self, *, n_threads: int = 0) -> None:
         self.n_threads = _check_threads(n_threads, "cripser")
         import cripser
 
@@ -179,8 +187,9 @@ class GudhiCubicalEngine(CubicalEngine):
     (transposing the axes maps the cubical complex onto itself).
 
     Args:
-        n_threads: threads over the images of a batch (1: none; 0: one per CPU core). gudhi
-            releases the GIL while it computes.
+        n_threads: threads over the images of a batch: 0 (the default) one per CPU core for a
+            batch of at least 32768 pixels, 1 none, ``n`` at most ``n``. gudhi releases the GIL
+            while it computes.
     """
 
     name = "gudhi"
@@ -189,7 +198,7 @@ class GudhiCubicalEngine(CubicalEngine):
     extra = "gudhi"
     auto_rank = 2
 
-    def __init__(self, *, n_threads: int = 1) -> None:
+    def __init__(self, *, n_threads: int = 0) -> None:
         self.n_threads = _check_threads(n_threads, "gudhi")
         import gudhi
 

@@ -67,7 +67,7 @@ def _engine(backend: object, maxdim: int, sd: int) -> CubicalEngine:
     engine = get_backend(backend, maxdim=maxdim, filtration="cubical")  # type: ignore[arg-type]
     limit = getattr(engine, "max_spatial_dims", None)
     if limit is not None and sd > limit:
-        raise ValueError(f"backend {engine.name!r} handles images of at most {limit} axes; got spatial_dims={sd}. "
+        raise ValueError(f"backend {engine.name!r} handles images of at most {limit} axes (of length > 1); got {sd}. "
                          "Use backend='gudhi'")
     return engine  # type: ignore[return-value]
 
@@ -126,13 +126,16 @@ def cubical_persistence(
     construction = _check_construction(construction)
     if not isinstance(superlevel, (bool, np.bool_)):
         raise TypeError(f"superlevel must be True or False; got {superlevel!r}")
-    engine = _engine(backend, maxdim, sd)
     shape = tuple(x.shape[x.dim() - sd:])
+    # Axes of length 1 change neither the homology nor the C-order positions; dropping them keeps
+    # every engine on the grids it handles (cripser miscounts components along a length-1 axis).
+    grid = tuple(n for n in shape if n > 1) or (1,)
+    engine = _engine(backend, maxdim, len(grid))
     B = math.prod(x.shape[: x.dim() - sd])
     if B == 0:
         raise ValueError(f"x is an empty batch (shape {tuple(x.shape)}); pass at least one image")
     # One detached float64 host copy (float32, float16 and bfloat16 are exact in it).
-    host_t = x.detach().to("cpu", torch.float64).reshape(B, *shape)
+    host_t = x.detach().to("cpu", torch.float64).reshape(B, *grid)
     if superlevel:
         host_t = -host_t
     host = host_t.contiguous().numpy()
