@@ -189,6 +189,14 @@ def check_positive(
     return v
 
 
+def check_count(value: object, name: str, minimum: int = 0, hint: str = "") -> int:
+    """:func:`difftda._checks.check_int` (TypeError for a type, ValueError for a value), with the
+    hint for a diagram given by position."""
+    if isinstance(value, _DIAGRAM_LIKE):
+        raise TypeError(f"{name} must be an int >= {minimum}{hint}" + _misplaced(value))
+    return check_int(value, name, minimum, hint)
+
+
 def check_flag(value: object, name: str) -> bool:
     """True or False (numpy bools too)."""
     if not isinstance(value, (bool, np.bool_)):

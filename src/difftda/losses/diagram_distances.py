@@ -26,9 +26,8 @@ import torch
 from scipy.optimize import linear_sum_assignment
 from scipy.spatial.distance import cdist
 
-from .._checks import check_int
 from ..diagrams import Diagram
-from ._common import TargetLoss, as_diagram, check_choice, check_flag, check_positive, safe_root, zero
+from ._common import TargetLoss, as_diagram, check_choice, check_count, check_flag, check_positive, safe_root, zero
 
 __all__ = [
     "bottleneck_distance",
@@ -349,7 +348,7 @@ def _sliced_args(
             raise ValueError("directions must be a non-empty 1-D float tensor of finite angles (radians)")
     else:
         check_choice(directions, "directions", _DIRECTIONS, " or a 1-D tensor of angles")
-        n_directions = check_int(n_directions, "n_directions", 1, " (the number of angles)")
+        n_directions = check_count(n_directions, "n_directions", 1, " (the number of angles)")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, Integral)):
         raise TypeError(f"seed must be an int or None; got {seed!r}")
     keep = check_flag(keep_essential_parts, "keep_essential_parts")

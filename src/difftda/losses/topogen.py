@@ -28,7 +28,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._checks import check_int
 from ..diagrams import Diagram, Diagrams
 from ._common import (
     TargetLoss,
@@ -39,6 +38,7 @@ from ._common import (
     bar_lengths,
     check_backend,
     check_choice,
+    check_count,
     check_flag,
     check_positive,
     zero,
@@ -224,7 +224,7 @@ def _density_args(sigma: object, scale: object, maxrange: object, npoints: objec
         check_positive(sigma, "sigma"),
         check_positive(scale, "scale"),
         check_positive(maxrange, "maxrange"),
-        check_int(npoints, "npoints", 1, " (the number of grid values)"),
+        check_count(npoints, "npoints", 1, " (the number of grid values)"),
     )
 
 
@@ -334,7 +334,7 @@ def _topogen_args(
 ) -> dict[str, object]:
     """The checks of :func:`topogen_loss`, shared with :class:`TopoGenLoss`: the checked arguments by name."""
     w = _topogen_weights(weights)
-    deg = check_int(deg, "deg", 0, " (Topo-GEN's homology degree: 0 or 1)")
+    deg = check_count(deg, "deg", 0, " (Topo-GEN's homology degree: 0 or 1)")
     if deg > 1:
         raise ValueError(f"deg must be 0 or 1 (Topo-GEN's homology degree); got {deg!r}")
     h1 = [k for k in _H1_TERMS if w[k] != 0.0]
