@@ -84,7 +84,7 @@ def test_every_module_lives_beside_its_function_and_nn_reexports_it():
 
 
 def test_nn_keeps_persistence_and_star_import():
-    assert dnn.Persistence is difftda.Persistence
+    assert dnn.Persistence is difftda.Persistence and "Persistence" in dir(dnn)
     ns: dict = {}
     exec("from difftda.nn import *", ns)
     assert set(dnn.__all__) <= set(ns)
@@ -334,6 +334,23 @@ def test_every_loss_takes_numpy_targets_and_numpy_diagram_lists():
     assert dnn.PerDimensionLoss("wasserstein_distance", target=ripser_like)(dx).item() == pytest.approx(ref.item())
     assert L.topogen_loss(dx, ripser_like).item() == pytest.approx(L.topogen_loss(dx, dy).item())
     assert dnn.WassersteinDistance(target=b)(x).item() == pytest.approx(L.wasserstein_distance(x, t(b)).item())
+
+
+@pytest.mark.gpu
+def test_numpy_targets_follow_a_cuda_diagram():
+    a, b = diagram(13, 5, 1), diagram(14, 4, 1)
+    for fn in (L.bottleneck_distance, L.wasserstein_distance, L.sliced_wasserstein_distance, L.bottleneck_loss,
+               L.persistent_entropy_loss, L.dsigma_loss, L.density_loss):
+        kw = {"seed": 0} if fn is L.sliced_wasserstein_distance else {}
+        x = torch.tensor(a, device="cuda", requires_grad=True)
+        v = fn(x, b, **kw)
+        assert v.device.type == "cuda", fn.__name__
+        assert v.item() == pytest.approx(fn(t(a), t(b), **kw).item(), rel=1e-10), fn.__name__
+        v.backward()
+        assert x.grad.device.type == "cuda" and torch.isfinite(x.grad).all()
+    crit = dnn.WassersteinDistance(target=b).cuda()
+    assert crit.target_h0.device.type == "cuda"
+    assert crit(torch.tensor(a, device="cuda")).item() == pytest.approx(_gudhi_w(a, b), rel=1e-10)
 
 
 def test_diagram_to_numpy_protocol_and_index_errors():
