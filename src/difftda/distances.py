@@ -49,6 +49,8 @@ def pairwise_distances(x: torch.Tensor, metric: str = "euclidean") -> torch.Tens
 
 def distances(x: torch.Tensor, metric: str) -> torch.Tensor:
     """:func:`pairwise_distances` without the argument checks (for callers that made them)."""
+    if metric == "euclidean" and _squares_underflow(x):
+        return _wide_distances(x)
     p = _P[metric]
     if x.device.type == "cpu" and not (torch.is_grad_enabled() and x.requires_grad):
         return _host_distances(x, metric)
@@ -78,6 +80,44 @@ def distances(x: torch.Tensor, metric: str) -> torch.Tensor:
     # Elsewhere mirror the strict upper triangle: exactness whatever the kernel does.
     upper = torch.triu(d, diagonal=1)
     return upper + upper.transpose(-1, -2)
+
+
+#: A nonzero coordinate below this magnitude may differ from another by so little that the square
+#: of the difference underflows (then two distinct points would be at distance 0). From this bound
+#: on, distinct coordinates differ by at least 2**-63 (float32) or 2**-510 (float64), whose squares
+#: are normal numbers.
+_SQUARE_SAFE = {torch.float32: 2.0**-40, torch.float64: 2.0**-458}
+#: Points scaled by a power of two (exact) so that their largest coordinate is below 2**_WIDE_TOP.
+_WIDE_TOP = 500
+
+
+def _squares_underflow(x: torch.Tensor) -> bool:
+    """Whether some nonzero coordinate of ``x`` is small enough that a squared difference could
+    underflow (a few elementwise operations; zero coordinates are common, tiny ones are not)."""
+    safe = _SQUARE_SAFE.get(x.dtype)
+    if safe is None or x.numel() == 0:
+        return False
+    a = x.detach().abs()
+    small = a < safe
+    return bool(small.any()) and bool((a[small] > 0).any())
+
+
+def _wide_distances(x: torch.Tensor) -> torch.Tensor:
+    """Euclidean distances of points whose squared differences underflow in their dtype: float32
+    points in float64, rounded back to float32 once; float64 points scaled by a power of two, which
+    changes no bit of a difference, and the result scaled back (differentiable either way)."""
+    if x.dtype == torch.float32:
+        return distances(x.double(), "euclidean").float()
+    a = x.detach().abs()
+    top = float(a.max())
+    low = float(a[a > 0].min())
+    k = _WIDE_TOP - math.frexp(top)[1]
+    if low * 2.0**k < _SQUARE_SAFE[x.dtype]:
+        raise ValueError(
+            f"x has coordinates from {low:g} to {top:g}: too wide a range for float64 to square their "
+            "differences. Translate or rescale the points so that no coordinate is that close to 0"
+        )
+    return distances(x * 2.0**k, "euclidean") * 2.0**-k
 
 
 #: From this many coordinates on, CPU distances come from ``torch.pdist`` (one cloud at a time).
