@@ -295,3 +295,20 @@ def test_cuda_matches_cpu():
         torch.testing.assert_close(a.pairs, b.pairs.cpu())
     _total(gpu).backward()
     assert torch.isfinite(xc.grad).all()
+
+
+def test_example_opens_a_hole():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "alpha_large.py"
+    spec = importlib.util.spec_from_file_location("alpha_large", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    result = mod.open_hole(n=1500, steps=10, lr=0.01, seed=0)
+    curve = result["curve"]
+    assert curve[-1] > 1.5 * curve[0]
+    # The final longest bar, recomputed from scratch with gudhi, has the persistence reported.
+    x = result["x"].numpy()
+    ref = gudhi_intervals(x, "alpha", 1, False)[1]
+    assert float((ref[:, 1] - ref[:, 0]).max()) == pytest.approx(curve[-1], rel=1e-9)
