@@ -14,6 +14,7 @@ Example:
 """
 
 from . import backends, losses, nn
+from . import persistence as _rips_import_path  # noqa: F401 - loaded before the function below takes its name
 from .backends import BackendUnavailableError, get_backend, list_backends, register_backend
 from .diagrams import Diagram, DiagramBatch, Diagrams
 from .distances import pairwise_distances
@@ -29,6 +30,22 @@ from .filtrations import (
 )
 
 __version__ = "0.1.0"
+
+# Modules that need nothing beyond the core dependencies but are not imported up front (plot imports
+# matplotlib only when a function is called): ``difftda.plot`` and ``difftda.datasets`` load on first use.
+_LAZY_MODULES = ("plot", "datasets")
+
+
+def __getattr__(name: str):
+    if name in _LAZY_MODULES:
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY_MODULES))
 
 __all__ = [
     "persistence",
@@ -50,5 +67,7 @@ __all__ = [
     "backends",
     "losses",
     "nn",
+    "plot",
+    "datasets",
     "__version__",
 ]
