@@ -19,7 +19,13 @@ from .diagram_distances import (
     sliced_wasserstein_distance,
     wasserstein_distance,
 )
-from .segmentation import BettiMatchingLoss, HuTopologicalLoss, betti_matching_loss, betti_number_error, hu_topological_loss
+from .segmentation import (
+    BettiMatchingLoss,
+    HuTopologicalLoss,
+    betti_matching_loss,
+    betti_number_error,
+    hu_topological_loss,
+)
 from .signature import SignatureLoss, signature_loss
 from .statistics import (
     PerDimensionLoss,
