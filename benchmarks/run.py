@@ -15,6 +15,8 @@ Workloads (see :data:`WORKLOADS`):
   persistence;
 - W3: ``randn(32, 64, 16)``, the W1 loss summed over the 32 clouds (one step covers the whole batch);
 - W4: ``randn(256, 128)``, loss = H0 total persistence + H1 total persistence.
+- W5: ``randn(256, 32, 8)`` and ``randn(8, 1000, 3)``, the W1 loss summed over the clouds (batched H0
+  as a training step sees it: many small clouds, or a few large ones).
 
 All data is float32 with a fixed seed per (workload, size). Each (workload, tool) runs in its own
 subprocess that goes through the sizes in increasing order, so that the peak RSS (``ru_maxrss``)
@@ -33,6 +35,8 @@ Tools (row keys):
 - ``tt1`` / ``ttK``: torch-topological's ``VietorisRipsComplex(dim=maxdim, n_threads=K)``.
 - ``oin1`` / ``oinK``: ``oineus.diff.vr_filtration`` + ``persistence_diagram`` (points mode up to
   dimension 5, else from a differentiable ``torch.cdist`` matrix).
+- ``pers1`` / ``persK``: persist0-tda's ``h0_persistence`` (H0 only) on ``torch.cdist`` of the points,
+  K rayon threads (``RAYON_NUM_THREADS``, fixed once per process).
 
 After timing, every tool's diagrams and gradient are compared with an independent reference: raw
 giotto-ph (one thread) on the exact matrix, and the gradient of the loss written in closed form from
@@ -238,6 +242,10 @@ WORKLOADS: dict[str, Workload] = {
         "W4", "256 points in R^128, H0 + H1 total persistence", 1,
         {"smoke": ((64, 32),), "small": ((256, 128),), "full": ((256, 128),)},
         _gaussian, _h0_h1_total_persistence, lambda x: vr_reference(x, 1, np.ones_like, True)),
+    "W5": Workload(
+        "W5", "batched H0 as a training batch: 256 clouds x 32 points in R^8, then 8 clouds x 1000 points in R^3", 0,
+        {"smoke": ((16, 32, 8),), "small": ((256, 32, 8),), "full": ((256, 32, 8), (8, 1000, 3))},
+        _gaussian, _h0_deaths_near_2, lambda x: vr_reference(x, 0, _sign_minus_2, False)),
 }
 
 
@@ -348,11 +356,31 @@ def _oin_forward(tool: Tool, workload: Workload, x):
     return forward
 
 
+def _p0_forward(tool: Tool, workload: Workload, x):
+    # persist0's Rust kernel runs the clouds of a batch on a rayon pool, sized once per process from
+    # RAYON_NUM_THREADS: set it before the first call (a per-process run gets its own pool; in the
+    # interleaved mode the first persist0 row to run fixes it for every persist0 row).
+    os.environ.setdefault("RAYON_NUM_THREADS", str(tool.threads))
+    import torch
+    from persist0 import h0_persistence
+
+    def forward():
+        # As its README shows: a differentiable matrix in (torch.cdist, its default mode), the deaths
+        # gathered from it at the spanning tree's edges; births are 0.
+        clouds = x if x.ndim == 3 else x[None]
+        _, deaths = h0_persistence(torch.cdist(clouds, clouds))
+        pairs = torch.stack([torch.zeros_like(deaths), deaths], -1)
+        return [list(pairs.unbind(0))]
+
+    return forward
+
+
 #: Every tool kind other than difftda, by row prefix.
 TOOL_KINDS: dict[str, ToolKind] = {
     "gph": ToolKind("gph", "gph", "giotto-ph", raw=_gph_raw, group="gph"),
     "tt": ToolKind("tt", "torch_topological", "torch-topological", forward=_tt_forward),
     "oin": ToolKind("oin", "oineus", "oineus", forward=_oin_forward),
+    "pers": ToolKind("pers", "persist0", "persist0-tda", max_maxdim=0, forward=_p0_forward),
 }
 
 _GROUPS = ("all", "gph", "difftda", "peers")

@@ -132,7 +132,7 @@ def test_tool_keys():
     with pytest.raises(ValueError, match="workload"):
         bench.run_benchmark(["W9"], "smoke", ["gph1"])
     keys = bench.expand_tools("gph,peers", [2])
-    assert keys == ["gph1", "gph2", "tt1", "tt2", "oin1", "oin2"]
+    assert keys == ["gph1", "gph2", "tt1", "tt2", "oin1", "oin2", "pers1", "pers2"]
 
 
 def test_smoke_run_times_checks_and_measures_memory():
