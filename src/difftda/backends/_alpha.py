@@ -287,7 +287,8 @@ def _simplex_tree_pairing(st: object, points: np.ndarray, maxdim: int, kind: str
         empty = np.zeros(0, np.int64)
         table = np.zeros((0, D + 1), np.int64)
         return AlphaPairing(table, np.zeros(0), np.zeros((0, 2), np.int64), empty, empty, empty)
-    bt, dt = _padded(births, D + 1), _padded(deaths, D + 1)
+    both = _padded(births + deaths, D + 1)
+    bt, dt = both[: len(births)], both[len(births):]
     dim = (bt >= 0).sum(1) - 1
     has_death = dt[:, 0] >= 0
     # Values, in the order persistence_pairs gives the bars of each dimension.
