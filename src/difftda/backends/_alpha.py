@@ -227,7 +227,7 @@ class GudhiAlpha(AlphaEngine):
     name = "gudhi"
     requires = "gudhi"
     package = "gudhi"
-    extra = "gudhi"
+    extra = "alpha"
     auto_rank = 1
 
     def __init__(self, *, precision: str = "safe") -> None:
@@ -359,7 +359,7 @@ class GiottoWeakAlpha(AlphaEngine):
     name = "giotto"
     requires = "gph"
     package = "giotto-ph"
-    extra = "giotto"
+    extra = "alpha"
     auto_rank = 2
     kinds = ("weak",)
 
