@@ -110,3 +110,30 @@ def test_cuda_stays_on_device():
 
 
 assert "cpu" in DEVICES
+
+
+@pytest.mark.parametrize("shape", [(8, 40, 5), (3, 64, 16), (2, 36, 2)], ids=["8x40", "3x64", "2x36-grid"])
+def test_agrees_with_persist0(shape):
+    """persist0-tda (an independent Rust Prim, H0 only) on the same float32 matrices: the same deaths
+    per cloud, the same death edges on generic input, the same gradient to the points."""
+    persist0 = pytest.importorskip("persist0")
+    B, n, dim = shape
+    if dim == 2:  # ties: a 6 x 6 grid, shifted per cloud (many equal edge lengths)
+        x = torch.stack([_grid(6).float() + b for b in range(B)])
+    else:
+        x = torch.randn(*shape, generator=torch.Generator().manual_seed(5))
+    x.requires_grad_(True)
+    ours = difftda.persistence(x, maxdim=0, backend="torch")
+    d = difftda.pairwise_distances(x)
+    edges, deaths = persist0.h0_persistence(d)
+    for b in range(B):
+        want = deaths[b][deaths[b] > 0].detach().sort().values
+        assert torch.equal(ours[b][0].pairs[:, 1].detach().sort().values, want)
+        assert (ours[b][0].pairs[:, 0] == 0).all() and len(ours[b][0].essential) == 1
+        if dim > 2:  # a unique spanning tree: the same edges
+            got = {tuple(e) for e in ours[b][0].index[:, 2:].tolist()}
+            assert got == {tuple(e) for e in edges[b].tolist()}
+    if dim > 2:  # at ties each engine may pick another tree, so another (equally valid) gradient
+        (g_ours,) = torch.autograd.grad((ours.cat()[0].pairs[:, 1] ** 2).sum(), x)
+        (g_ref,) = torch.autograd.grad((deaths**2).sum(), x)
+        torch.testing.assert_close(g_ours, g_ref, rtol=1e-5, atol=1e-5)
