@@ -68,14 +68,18 @@ def _split(result: LowerStarPairing, maxdim: int) -> LowerStarPairing:
     return LowerStarPairing(tuple(fin), tuple(ess))
 
 
-def _row_order(simplices: np.ndarray) -> np.ndarray:
+def _row_order(simplices: np.ndarray, n: int) -> np.ndarray:
     """The rows in lexicographic order: gudhi's tree inserts sorted rows about 3x faster."""
-    if len(simplices) < 2:
+    m, q = simplices.shape
+    if m < 2:
         return simplices
-    if simplices.shape[1] == 1:
-        return np.sort(simplices, axis=0)
-    order = np.lexsort(simplices.T[::-1])
-    return simplices[order]
+    if float(n) ** q < 2**62:  # one int64 key per row: one argsort instead of a lexsort
+        key = simplices[:, 0].copy()
+        for c in range(1, q):
+            key *= n
+            key += simplices[:, c]
+        return simplices[np.argsort(key)]
+    return simplices[np.lexsort(simplices.T[::-1])]
 
 
 @register_backend
@@ -112,7 +116,7 @@ class GudhiLowerStar(LowerStarEngine):
             if q > maxdim + 3:  # only faces up to dimension maxdim + 1 matter: fewer to insert and prune
                 simplices = _faces(simplices, maxdim + 2)
                 q = maxdim + 2
-            rows = _row_order(simplices)
+            rows = _row_order(simplices, n)
             st.insert_batch(rows.T, values[rows].max(axis=1))
             if q > 2:  # faces inserted with their simplex's value: give each the max of its vertices
                 st.reset_filtration(-np.inf, 1)

@@ -60,8 +60,10 @@ def _check_simplices(simplices: object, n: int) -> np.ndarray:
             raise ValueError(f"simplices has a negative vertex number ({low}); vertices are numbered 0 .. n-1")
         if high >= n:
             raise ValueError(f"simplices has vertex number {high}, but f has only n = {n} vertices (0 .. {n - 1})")
-    s = np.sort(s.astype(np.int64, copy=False), axis=1)
-    return np.ascontiguousarray(s)
+    s = s.astype(np.int64, copy=False)
+    if s.shape[1] == 2:  # each row in increasing order (min/max: cheaper than a row sort)
+        return np.stack([np.minimum(s[:, 0], s[:, 1]), np.maximum(s[:, 0], s[:, 1])], axis=1)
+    return np.ascontiguousarray(np.sort(s, axis=1))
 
 
 def _check_batch(batch: object, n: int, simplices: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
