@@ -21,7 +21,8 @@ Rows:
 Timing: every row runs once per round, in a new random order each round, in this one process
 (torch on one thread, garbage collector on as in user code); the report gives medians and the
 ratio difftda / raw paired round by round. Peak memory: each row runs once more in a fresh
-subprocess that reports its peak RSS (``ru_maxrss``) above its RSS just before the call (Linux).
+subprocess that reports the largest RSS seen during the call (sampled every 2 ms) above its RSS
+just before the call (Linux).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -105,11 +107,6 @@ def make_step(row: str, x: np.ndarray):
     raise ValueError(f"unknown row {row!r}")
 
 
-def rss_mb() -> float:
-    """Peak RSS of this process so far, in MiB."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def current_rss_mb() -> float:
     """RSS now, in MiB (Linux)."""
     with open("/proc/self/statm") as f:
@@ -126,10 +123,22 @@ def one(row: str, n: int, d: int) -> None:
     small()  # imports and first-call costs before the baseline
     step = make_step(row, x)
     before = current_rss_mb()
+    peak = [before]
+    done = threading.Event()
+
+    def sample() -> None:  # ru_maxrss may still hold the peak of the imports: sample the RSS instead
+        while not done.wait(0.002):
+            peak[0] = max(peak[0], current_rss_mb())
+
+    watcher = threading.Thread(target=sample, daemon=True)
+    watcher.start()
     t = time.perf_counter()
     step()
-    print(json.dumps({"row": row, "n": n, "d": d, "seconds": time.perf_counter() - t,
-                      "peak_mb": rss_mb() - before}))
+    seconds = time.perf_counter() - t
+    done.set()
+    watcher.join()
+    peak[0] = max(peak[0], current_rss_mb())
+    print(json.dumps({"row": row, "n": n, "d": d, "seconds": seconds, "peak_mb": peak[0] - before}))
 
 
 def memory(row: str, n: int, d: int) -> dict:
@@ -165,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--rips", default="", help="point counts for the Rips contrast rows, e.g. 1000,2000")
     ap.add_argument("--no-memory", action="store_true")
+    ap.add_argument("--memory-only", action="store_true", help="only the peak-memory subprocesses")
     ap.add_argument("--one", default="", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",") if s]
@@ -175,6 +185,10 @@ def main(argv: list[str] | None = None) -> int:
     for d in dims:
         for n in sizes:
             rows = ["raw_weak", "weak", "raw_alpha", "alpha"]
+            if args.memory_only:
+                print(json.dumps({"n": n, "d": d, "peak_mb_above_start": {
+                    r: round(memory(r, n, d)["peak_mb"], 1) for r in rows}}), flush=True)
+                continue
             times = interleaved(n, d, args.rounds, rows)
             med = {r: statistics.median(v) for r, v in times.items()}
             ratio = {f"{a}/{b}": statistics.median([p / q for p, q in zip(times[a], times[b])])
