@@ -26,8 +26,8 @@ use them).
 
 Timing: every row runs once per round, in a new random order each round, in this one process (torch
 on one thread); the report gives the median per row and the ratios paired round by round. Peak
-memory: each row runs once more in a fresh subprocess that reports its peak RSS (``ru_maxrss``)
-above its RSS just before the call (Linux).
+memory: each row runs once more in a fresh subprocess that reports its peak RSS (``ru_maxrss``),
+in total and above its RSS just before the call (Linux).
 """
 
 from __future__ import annotations
@@ -130,7 +130,7 @@ def one(row: str, workload: str, data: str) -> None:
     t = time.perf_counter()
     step()
     print(json.dumps({"row": row, "workload": workload, "seconds": time.perf_counter() - t, "loss": out["loss"],
-                      "peak_mb": rss_mb() - before}))
+                      "peak_mb": rss_mb() - before, "peak_total_mb": rss_mb()}))
 
 
 def memory(row: str, workload: str, data: str) -> dict:
@@ -194,7 +194,10 @@ def main(argv: list[str] | None = None) -> int:
                           "median_s": {r: round(v, 3) for r, v in med.items()},
                           "paired_ratio": ratio, "loss": losses,
                           "peak_mb_above_start": {r: round(m["peak_mb"], 1) if "peak_mb" in m else m["error"]
-                                                  for r, m in mem.items()}}), flush=True)
+                                                  for r, m in mem.items()},
+                          "peak_mb_total": {r: round(m["peak_total_mb"], 1)
+                                            for r, m in mem.items() if "peak_mb" in m}}),
+              flush=True)
     return 0
 
 

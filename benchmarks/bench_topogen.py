@@ -9,7 +9,7 @@ Two numbers per regularizer:
   and backward down to the points: what the loss itself costs;
 * ``end to end``: distances, pairing, gather, the regularizer and the backward pass, from the points:
   what a training step pays, and what Topo-GEN's timings (11 s for ``loss_dsigma0`` and 16 s for
-  ``loss_dsigma1`` on 128 points, measured in shared/research/features.md) include.
+  ``loss_dsigma1`` on 128 points, measured on the machine of docs/losses.md) include.
 
 The target is a second random cloud of the same size; its diagrams are computed once, as Topo-GEN's
 experiments do. This is a benchmark, not a test: nothing is asserted.

@@ -1,4 +1,4 @@
-"""COREL toy: control the connectivity of a learned 2-D representation (seed 000).
+"""COREL toy: control the connectivity of a learned 2-D representation.
 
 The toy experiment of Hofer, Kwitt, Dixit and Niethammer, "Connectivity-Optimized Representation
 Learning via Persistent Homology" (ICML 2019), as in the torchph tutorial: 1,500 points from three

@@ -1,4 +1,4 @@
-"""How a network detangles classes, and what happens to their topology layer by layer (seed 004).
+"""How a network detangles classes, and what happens to their topology layer by layer.
 
 A classifier whose hidden layers are only 2 wide is trained on one of two 2-D data sets with
 tangled classes (after Matt Johnson's post "Animating how neural networks detangle classes" and

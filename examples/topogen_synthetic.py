@@ -1,4 +1,4 @@
-"""Topo-GEN's synthetic tests: move points until their diagram matches a target's (seed 003).
+"""Topo-GEN's synthetic tests: move points until their diagram matches a target's.
 
 The proof-of-concept experiments of Benarroch Jedlicki, "TopoGEN: topology-informed generative
 models" (2024): the coordinates of a 2-D cloud are the parameters, Adam minimises

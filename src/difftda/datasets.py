@@ -15,7 +15,7 @@ __all__ = [
 def three_gaussians(
     n_per: int = 500, *, seed: int = 0, dtype: torch.dtype = torch.float32
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The toy data of Hofer et al. (ICML'19, seed 000): three Gaussians in R^2.
+    """The toy data of Hofer et al. (ICML 2019): three Gaussians in R^2.
 
     Means (4, 4), (3, 3), (0, 0.5) and scales 1, 3, 0.5, as in the torchph tutorial. Returns the
     ``(3 * n_per, 2)`` points and their ``(3 * n_per,)`` labels.
@@ -74,7 +74,7 @@ def hole_centers(n_holes: int = 9, radius: float = 1.0, *, center_hole: bool = T
 def disk_with_holes(n_neg: int = 500, n_pos: int = 500, *, n_holes: int = 9, radius: float = 1.0,
                     hole_radius: float = 0.15, pos_radius: float = 0.02, center_hole: bool = True, seed: int = 0,
                     dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
-    """Two classes whose topology differs (seed 004, after Naitzat et al., arXiv:2004.06093).
+    """Two classes whose topology differs (after Naitzat et al., arXiv:2004.06093).
 
     Class 0 fills a disk of radius ``radius`` with ``n_holes`` round holes of radius
     ``hole_radius`` cut out (so its cloud has ``n_holes`` one-dimensional holes); class 1 is
@@ -122,7 +122,7 @@ def disk_with_holes(n_neg: int = 500, n_pos: int = 500, *, n_holes: int = 9, rad
 
 def line_segments(n_neg: int = 5, n_pos: int = 5, *, length: float = 0.2, points_per_line: int = 50, seed: int = 0,
                   dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
-    """Short random line segments in ``[-1, 1]^2``, each with a class label (seed 004).
+    """Short random line segments in ``[-1, 1]^2``, each with a class label.
 
     Each of the ``n_neg + n_pos`` segments starts at a uniform point of the square, points in a
     uniform direction, and carries ``points_per_line`` points at uniform distances in
@@ -158,7 +158,7 @@ def clusters(centers: list[list[float]] | torch.Tensor, sizes: list[int], *, noi
              dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
     """Square clusters: ``sizes[k]`` points uniform in ``centers[k] + [-noise, noise]^d``.
 
-    The synthetic clouds of the Topo-GEN experiments (seed 003) are made this way.
+    The synthetic clouds of the Topo-GEN experiments are made this way.
 
     Returns:
         ``(x, y)``: ``(sum(sizes), d)`` points, cluster by cluster, and their cluster index.
