@@ -82,12 +82,17 @@ def test_gradcheck():
     assert torch.autograd.gradcheck(lambda p: difftda.persistence(p, maxdim=0, backend="torch")[0].pairs, (x,))
 
 
-@pytest.mark.parametrize("sizes", [[25], [25, 3, 17, 2]])
-def test_torch_prim_equals_numpy_prim(sizes):
-    """The CUDA code path (torch Prim) checked here on CPU tensors against the numpy Prim."""
+@pytest.mark.parametrize("sizes", [[25], [25, 3, 17, 2], [70, 5, 66]])
+@pytest.mark.parametrize("ties", [False, True])
+def test_torch_prim_equals_numpy_prim(sizes, ties):
+    """The CUDA code path (torch Prim, parents updated in the loop) checked here on CPU tensors against
+    the numpy Prim (parents found after the loop up to 64 points, in the loop above), with ties and
+    duplicate points too."""
     g = torch.Generator().manual_seed(4)
     N = max(sizes)
     x = torch.randn(len(sizes), N, 3, dtype=torch.float64, generator=g)
+    if ties:  # a coarse lattice: many equal lengths and some equal points
+        x = torch.round(x * 2) / 2
     d = difftda.pairwise_distances(x)
     for thresh in (np.inf, 0.9):
         dt = torch.where(d <= thresh, d, torch.finfo(d.dtype).max)

@@ -105,21 +105,41 @@ def _prim_numpy_one(d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _prim_numpy(d: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Prim on a padded batch ``(B, N, N)``: every step advances all clouds together."""
+    """Prim on a padded batch ``(B, N, N)``: every step advances all clouds together.
+
+    Small clouds (``N <= 64``, where each step costs a dozen numpy calls on small arrays, not vector
+    work) leave the parents out of the loop and find them in one pass at the end
+    (:func:`_first_parents`); larger ones update them in the loop, as a step's O(B * N) work then
+    costs more than the calls."""
     B, N, _ = d.shape
+    S = max(N - 1, 0)
     base = np.arange(B) * N
     blocked = np.where(np.arange(N)[None, :] >= sizes[:, None], np.inf, 0.0).astype(d.dtype)  # padding
     blocked[:, 0] = np.inf
     key = d[:, 0, :] + blocked
+    added = np.zeros((S, B), np.int64)  # step-major: each step writes one contiguous row
+    key_f, blocked_f, rows = key.reshape(-1), blocked.reshape(-1), d.reshape(B * N, N)
+    cand, flat = np.empty_like(key), np.empty(B, np.int64)
+    if N <= _PARENTS_AFTER_MAX_N:
+        weight = np.zeros((S, B), d.dtype)
+        for s in range(S):
+            v = key.argmin(axis=1)
+            added[s] = v
+            np.add(v, base, out=flat)  # flat indices: cheaper than 2-D fancy indexing
+            weight[s] = key_f[flat]
+            blocked_f[flat] = np.inf
+            np.take(rows, flat, axis=0, out=cand, mode="clip")  # "clip": no buffered copy
+            np.minimum(key, cand, out=key)
+            np.add(key, blocked, out=key)  # finished vertices (v too) back to +inf
+        added, weight = np.ascontiguousarray(added.T), np.ascontiguousarray(weight.T)
+        return added, _first_parents(rows, added, weight, sizes), weight
     parent = np.zeros((B, N), np.int64)
-    added = np.zeros((B, max(N - 1, 0)), np.int64)
-    key_f, blocked_f, rows = key.ravel(), blocked.ravel(), d.reshape(B * N, N)
     v_col = np.empty((B, 1), np.int64)
-    cand, better = np.empty_like(key), np.empty(key.shape, bool)
-    for s in range(N - 1):
+    better = np.empty(key.shape, bool)
+    for s in range(S):
         v = key.argmin(axis=1)
-        flat = base + v  # flat indices: cheaper than 2-D fancy indexing
-        added[:, s] = v
+        np.add(v, base, out=flat)
+        added[s] = v
         blocked_f[flat] = key_f[flat] = np.inf
         np.add(rows[flat], blocked, out=cand)
         np.less(cand, key, out=better)
@@ -127,9 +147,42 @@ def _prim_numpy(d: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarra
         v_col[:, 0] = v
         np.copyto(parent, v_col, where=better)
     # Steps past a cloud's size pick padding (masked out by the caller); the rest read their edge.
+    added = np.ascontiguousarray(added.T)
     via = np.take_along_axis(parent, added, axis=1)
     weight = d[np.arange(B)[:, None], via, added]
     return added, via, weight
+
+
+#: The largest padded cloud size whose batched Prim finds the parents after the loop.
+_PARENTS_AFTER_MAX_N = 64
+#: Entries of the ``(B, steps, N)`` temporaries of :func:`_first_parents` per block of steps.
+_PARENTS_BLOCK = 1 << 21
+
+
+def _first_parents(rows: np.ndarray, added: np.ndarray, weight: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """The vertex each Prim step joined through, from the order and the keys alone.
+
+    The parent of the vertex added at step ``s`` is, of the vertices already in the tree at the key's
+    distance ``weight[b, s]``, the earliest one (a strict "<" update keeps it). Vertices added later
+    rank later still, so it is the earliest vertex of the whole cloud at that distance: one vectorized
+    pass over the added vertices' rows. ``rows`` is the batch as ``(B * N, N)``.
+    """
+    B, S = added.shape
+    N = S + 1
+    base = np.arange(B)[:, None] * N
+    flat = base + added
+    valid = np.arange(S)[None, :] < (sizes - 1)[:, None]
+    early = np.zeros(B * N, np.int32)  # N - (rank in Prim's order): larger is earlier, 0 never joined
+    early[flat[valid]] = np.broadcast_to(np.arange(N - 1, 0, -1, dtype=np.int32), (B, S))[valid]
+    early[base[:, 0]] = N  # the root, vertex 0
+    early = early.reshape(B, 1, N)
+    via = np.empty((B, S), np.int64)
+    step = max(1, _PARENTS_BLOCK // max(B * N, 1))
+    for lo in range(0, S, step):  # blocks of steps bound the temporaries, not a loop per bar
+        hi = min(S, lo + step)
+        at_key = rows[flat[:, lo:hi].reshape(-1)].reshape(B, hi - lo, N) == weight[:, lo:hi, None]
+        via[:, lo:hi] = (at_key * early).argmax(axis=2)
+    return via
 
 
 def _prim_torch(d: torch.Tensor, sizes: list[int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
