@@ -98,8 +98,12 @@ def _squares_underflow(x: torch.Tensor) -> bool:
     if safe is None or x.numel() == 0:
         return False
     a = x.detach().abs()
-    small = a < safe
-    return bool(small.any()) and bool((a[small] > 0).any())
+    if float(a.amin()) >= safe:  # the usual case: one reduction
+        return False
+    if a.device.type == "cpu":  # zero coordinates (padding, points on an axis): the smallest nonzero one
+        h = a.numpy()
+        return float(np.min(h, initial=np.inf, where=h > 0)) < safe
+    return float(torch.where(a > 0, a, math.inf).amin()) < safe
 
 
 def _wide_distances(x: torch.Tensor) -> torch.Tensor:
