@@ -335,12 +335,14 @@ def _attaching_coface(st: object, points: np.ndarray, simplex: np.ndarray, value
     (the filtration values of equal simplices can differ in the last bit, so they are not compared)."""
     s = [int(v) for v in simplex if v >= 0]
     cands = [s] + [c for c, _ in st.get_cofaces(s, 0)]
-    out = np.full(len(simplex), -1, np.int64)
     best, err = s, np.inf
-    for c in cands:
-        e = abs(float(circum_sq(points[np.asarray(c)][None])[0]) - value)
-        if e < err:
-            best, err = c, e
+    for k in sorted({len(c) for c in cands}):  # one vectorized radius per coface dimension
+        group = np.array([c for c in cands if len(c) == k], np.int64)
+        e = np.abs(circum_sq(points[group]) - value)
+        i = int(e.argmin())
+        if e[i] < err:
+            best, err = group[i].tolist(), e[i]
+    out = np.full(len(simplex), -1, np.int64)
     out[: len(best)] = best
     return out
 
