@@ -335,27 +335,19 @@ def plot_barcode(
 # ----------------------------------------------------------------------------------------------
 
 
-def _diag_cost(arr: np.ndarray, internal_p: float) -> np.ndarray:
-    """The L_p distance of each point to its projection on the diagonal: 2^(1/p - 1) (d - b)."""
-    scale = 0.5 if math.isinf(internal_p) else 2.0 ** (1.0 / internal_p - 1.0)
-    return scale * (arr[:, 1] - arr[:, 0])
-
-
 def _matching(
     a: np.ndarray, b: np.ndarray, metric: str, order: float, internal_p: float
 ) -> tuple[float, np.ndarray]:
-    """An optimal matching of two diagrams and its cost.
+    """An optimal matching of two diagrams and its cost, from the solvers of :mod:`difftda.losses`.
 
     Returns ``(distance, rows)``; ``rows`` is ``(r, 2)`` int: ``(i, j)`` pairs point ``a[i]`` with
     ``b[j]``, ``(i, -1)`` and ``(-1, j)`` send a point to the diagonal. Essential bars are matched by
     sorted births (optimal in one dimension); if their numbers differ the distance is inf and the
-    extra ones are left out. Finite points use scipy's assignment solver on the usual augmented
-    cost matrix (each point may go to its own diagonal copy); for the bottleneck the smallest
-    feasible threshold is found by binary search, then the total cost is minimised under it.
+    extra ones are left out. Finite points are matched as :func:`difftda.losses.wasserstein_distance`
+    and :func:`difftda.losses.bottleneck_distance` match them (for the bottleneck: the least total
+    cost among the matchings of smallest largest cost).
     """
-    from scipy.optimize import linear_sum_assignment
-    from scipy.sparse import csr_matrix
-    from scipy.sparse.csgraph import maximum_bipartite_matching
+    from .losses.diagram_distances import _bottleneck_matching, _np_to_diagonal, _wasserstein_matching
 
     if metric == "bottleneck":
         internal_p = math.inf
@@ -365,41 +357,23 @@ def _matching(
     n_ess = min(len(ea), len(eb))
     ess_cost = np.abs(a[ea[:n_ess], 0] - b[eb[:n_ess], 0])
     ess_rows = np.stack([ea[:n_ess], eb[:n_ess]], axis=1)
-    A, B = a[fa], b[fb]
-    n, m = len(A), len(B)
-    big = np.inf
-    C = np.full((n + m, m + n), big)
-    if n and m:
-        diff = np.abs(A[:, None, :] - B[None, :, :])
-        C[:n, :m] = diff.max(-1) if math.isinf(internal_p) else (diff**internal_p).sum(-1) ** (1.0 / internal_p)
-    C[np.arange(n), m + np.arange(n)] = _diag_cost(A, internal_p)
-    C[n + np.arange(m), np.arange(m)] = _diag_cost(B, internal_p)
-    C[n:, m:] = 0.0
-    if n + m == 0:
-        rows, cols = np.zeros(0, int), np.zeros(0, int)
-        finite_costs = np.zeros(0)
+    A, B = a[fa].astype(np.float64), b[fb].astype(np.float64)
+    if len(A) + len(B) == 0:
+        ra = cb = da = db = np.zeros(0, np.int64)
     elif metric == "bottleneck":
-        cand = np.unique(C[np.isfinite(C)])
-        lo_i, hi_i = 0, len(cand) - 1
-        while lo_i < hi_i:  # the smallest threshold that still admits a perfect matching
-            mid = (lo_i + hi_i) // 2
-            graph = csr_matrix((C <= cand[mid]).astype(np.int8))
-            if (maximum_bipartite_matching(graph, perm_type="column") >= 0).all():
-                hi_i = mid
-            else:
-                lo_i = mid + 1
-        t = cand[lo_i]
-        rows, cols = linear_sum_assignment(np.where(C <= t, C, np.inf))
-        finite_costs = C[rows, cols]
+        ra, cb, da, db = _bottleneck_matching(A, B)
     else:
-        rows, cols = linear_sum_assignment(C**order)
-        finite_costs = C[rows, cols]
-    keep = ~((rows >= n) & (cols >= m))  # diagonal-to-diagonal pairs are not drawn
-    rows, cols, finite_costs = rows[keep], cols[keep], finite_costs[keep]
-    ia = np.where(rows < n, fa[np.minimum(rows, max(n - 1, 0))] if n else -1, -1)
-    jb = np.where(cols < m, fb[np.minimum(cols, max(m - 1, 0))] if m else -1, -1)
-    pairs = np.concatenate([np.stack([ia, jb], axis=1), ess_rows]).astype(np.int64)
-    costs = np.concatenate([finite_costs, ess_cost])
+        ra, cb, da, db = _wasserstein_matching(A, B, order, internal_p)
+    diff = np.abs(A[ra] - B[cb])
+    pair_cost = diff.max(-1, initial=0.0) if math.isinf(internal_p) else (diff**internal_p).sum(-1) ** (1 / internal_p)
+    none = np.full(len(da) + len(db), -1)
+    pairs = np.concatenate([
+        np.stack([fa[ra], fb[cb]], axis=1),
+        np.stack([np.concatenate([fa[da], none[len(da):]]), np.concatenate([none[: len(da)], fb[db]])], axis=1),
+        ess_rows,
+    ]).astype(np.int64)
+    costs = np.concatenate([pair_cost, _np_to_diagonal(A[da], internal_p), _np_to_diagonal(B[db], internal_p),
+                            ess_cost])
     if len(ea) != len(eb):
         dist = math.inf
     elif metric == "bottleneck":
