@@ -2,6 +2,8 @@
 
 ``DIFFTDA_TEST_BACKENDS=giotto,gudhi,ripser`` (set by .ci/run) makes a missing backend an error
 instead of a silent skip.
+Without it, a test stopped by a missing optional package is skipped (see the conftest.py at the
+root of the repository, which also covers the doctests).
 """
 
 from __future__ import annotations
@@ -48,3 +50,4 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
+

@@ -23,10 +23,14 @@ STEPS = 3
 N_PER_RANK = 24
 LR = 0.05
 
-pytestmark = pytest.mark.skipif(
-    not (dist.is_available() and dist.is_gloo_available()),
-    reason="torch.distributed with the gloo backend is not available in this torch build",
-)
+pytestmark = [
+    pytest.mark.skipif(
+        not (dist.is_available() and dist.is_gloo_available()),
+        reason="torch.distributed with the gloo backend is not available in this torch build",
+    ),
+    pytest.mark.skipif(not any(difftda.get_backend(b).max_maxdim is None for b in difftda.list_backends()),
+                       reason="the H1 term needs a Vietoris-Rips engine (giotto-ph, gudhi or ripser.py)"),
+]
 
 
 def _data() -> torch.Tensor:
