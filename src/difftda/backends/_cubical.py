@@ -121,9 +121,14 @@ def _concat(results: list[CubicalPairing], B: int, maxdim: int, n_pixels: int) -
     return CubicalPairing(birth, death, group, ess_birth, ess_group)
 
 
-def _c_strides(shape: tuple[int, ...]) -> np.ndarray:
-    """The C-order step of each axis, in pixels, as float64 (exact below 2**53 pixels)."""
-    return np.cumprod((1,) + tuple(shape[:0:-1]))[::-1].astype(np.float64)
+def _positions(out: np.ndarray, first: int, shape: tuple[int, ...]) -> np.ndarray:
+    """Flat C-order positions from the coordinate columns ``first .. first + len(shape)`` of cripser's
+    output (float64 holding integers: the sums are exact below 2**53 pixels)."""
+    flat = out[:, first].copy()
+    for axis in range(1, len(shape)):
+        flat *= shape[axis]
+        flat += out[:, first + axis]
+    return flat.astype(np.int64)
 
 
 @register_backend
@@ -161,17 +166,15 @@ class CripserEngine(CubicalEngine):
             representatives=False, n_threads=1,
         )
         out = np.asarray(out)
-        # Columns: dim, birth, death, then the creator's and the destroyer's coordinates (3 each, 4 in 4-D).
+        # Columns: dim, birth, death, then the creator's and the destroyer's coordinates (3 each, 4 in
+        # 4-D), as floats holding small integers: positions are their C-order sums, one column at a time.
         width = 4 if nd == 4 else 3
-        strides = _c_strides(image.shape)
-        birth = (out[:, 3:3 + nd] @ strides).astype(np.int64)
+        birth, death = _positions(out, 3, image.shape), _positions(out, 3 + width, image.shape)
         dim = out[:, 0].astype(np.int64)
         ess = out[:, 2] >= np.finfo(np.float64).max / 2  # cripser writes DBL_MAX for a death at infinity
         if ess.any():
             fin = ~ess
-            death = (out[fin, 3 + width:3 + width + nd] @ strides).astype(np.int64)
-            return CubicalPairing(birth[fin], death, dim[fin], birth[ess], dim[ess])
-        death = (out[:, 3 + width:3 + width + nd] @ strides).astype(np.int64)
+            return CubicalPairing(birth[fin], death[fin], dim[fin], birth[ess], dim[ess])
         return CubicalPairing(birth, death, dim, birth[:0], dim[:0])
 
 

@@ -145,8 +145,8 @@ def cubical_persistence(
         bp = engine.pairing_batch(host, maxdim=maxdim, construction=construction)
     except (RuntimeError, ValueError, TypeError) as err:
         raise RuntimeError(f"backend {str(engine)!r} failed on images of shape {shape}: {err}") from err
-    bars = normalize(host.reshape(-1), pixel_bars(bp, B, math.prod(shape)))
-    out = gather(Values(x.reshape(-1)), bars, B, maxdim)
+    bars = canonical(host.reshape(-1), pixel_bars(bp, B, math.prod(shape)))
+    out = gather(Values(x.reshape(-1)), normalize(None, bars), B, maxdim)
     return out[0] if x.dim() == sd else out
 
 
@@ -157,6 +157,47 @@ def pixel_bars(bp: CubicalPairing, B: int, n_pixels: int) -> Bars:
     index = np.stack([bp.birth, bp.death], axis=1)
     return Bars(bp.birth + offset, bp.death + offset, bp.group, index,
                 bp.ess_birth + ess_offset, bp.ess_group, bp.ess_birth[:, None])
+
+
+def canonical(host: np.ndarray, bars: Bars) -> Bars:
+    """What :func:`~difftda.gather.normalize` does (drop bars with ``death == birth``; order rows by
+    group, birth value, death value, birth position, death position), faster for many bars.
+
+    :func:`numpy.lexsort` over four keys costs more than the pairing of a small image. Here one
+    sort of the complex numbers ``birth + i death`` (compared as pairs) orders the values, and a
+    radix sort of the small group numbers keeps that order within each group; only when two rows of
+    a group share both values (plateaus) do the positions break the tie, with stable sorts.
+    """
+    birth, death, group, index, ess_birth, ess_group, ess_index = bars
+    b_val, d_val = host.take(birth), host.take(death)
+    keep = d_val != b_val
+    if not keep.all():
+        birth, death, group, index, b_val, d_val = (v[keep] for v in (birth, death, group, index, b_val, d_val))
+    pair = b_val + 1j * d_val  # exact: both parts are the float64 values
+    small = group.astype(np.uint16) if group.max(initial=0) < 2**16 else group  # radix sort when it fits
+
+    def by_group(order: np.ndarray) -> np.ndarray:
+        g = small[order]
+        return order if _is_sorted(g) else order[np.argsort(g, kind="stable")]
+
+    cuts = np.flatnonzero(group[1:] != group[:-1]) + 1
+    if _is_sorted(group) and len(cuts) < 64:  # a few contiguous groups (one image): sort each alone
+        order = np.empty(len(pair), np.int64)
+        for lo, hi in zip([0, *cuts.tolist()], [*cuts.tolist(), len(pair)]):
+            order[lo:hi] = np.argsort(pair[lo:hi]) + lo
+    else:
+        order = by_group(np.argsort(pair))
+    sp, sg = pair[order], group[order]
+    if len(order) > 1 and ((sp[1:] == sp[:-1]) & (sg[1:] == sg[:-1])).any():  # ties: positions decide
+        order = np.argsort(index[:, 0] * (int(index.max()) + 1) + index[:, 1], kind="stable")
+        order = by_group(order[np.argsort(pair[order], kind="stable")])
+    ess_order = np.lexsort((ess_birth, host.take(ess_birth), ess_group))
+    return Bars(birth[order], death[order], group[order], index[order],
+                ess_birth[ess_order], ess_group[ess_order], ess_index[ess_order])
+
+
+def _is_sorted(a: np.ndarray) -> bool:
+    return len(a) < 2 or bool((a[1:] >= a[:-1]).all())
 
 
 class CubicalPersistence(nn.Module):
