@@ -24,6 +24,7 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import breadth_first_order, connected_components, minimum_spanning_tree
 
+from .. import _checks
 from ._base import DimPairing
 
 # scipy's graphs read an explicit 0 as "no edge"; duplicate points have distance 0, so their edges
@@ -154,6 +155,9 @@ def rank_matrix(dist: np.ndarray, thresh: float, dtype: type = np.float32) -> Pa
         ValueError: more kept edges than ``dtype`` counts exactly (``2**24`` in float32).
     """
     n = dist.shape[0]
+    # The edge list (two index arrays, the lengths, their order, the ranks) and the ranked matrix.
+    _checks.check_memory(44 * n * (n - 1) // 2 + np.dtype(dtype).itemsize * n * n, f"ranking the {n} x {n} matrix",
+                         "Pass thresh= to keep fewer edges, or use fewer points.")
     i, j = _lower(n)
     lengths = dist[i, j]
     order = np.argsort(lengths, kind="stable")  # stable: equal lengths keep the decreasing colex order
