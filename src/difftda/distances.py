@@ -54,7 +54,7 @@ def distances(x: torch.Tensor, metric: str) -> torch.Tensor:
     p = _P[metric]
     if x.device.type == "cpu" and not (torch.is_grad_enabled() and x.requires_grad):
         return _host_distances(x, metric)
-    if x.device.type == "cpu" and x.shape[-1] >= _PDIST_MIN_DIM:
+    if x.device.type == "cpu" and _pdist_layout(x):
         # torch.pdist's CPU kernel is 5-10x faster than cdist's difference path from about 8
         # coordinates on; each pair is computed on its own, so a cloud's values depend neither on the
         # other clouds of a batch nor on padding.
@@ -126,6 +126,16 @@ def _wide_distances(x: torch.Tensor) -> torch.Tensor:
 
 #: From this many coordinates on, CPU distances come from ``torch.pdist`` (one cloud at a time).
 _PDIST_MIN_DIM = 8
+#: ... and clouds with more than this many entries (points x coordinates): below it the one call per
+#: cloud costs more than the work: one batched cdist call was 1.4-10x faster (many small clouds).
+_PDIST_MIN_ENTRIES = 256
+
+
+def _pdist_layout(x: torch.Tensor) -> bool:
+    """Whether CPU distances of ``x`` come from ``torch.pdist``, one cloud at a time (by the padded
+    cloud's shape alone, so a cloud gets the same bits alone and in a batch)."""
+    return x.shape[-1] >= _PDIST_MIN_DIM and x.shape[-2] * x.shape[-1] > _PDIST_MIN_ENTRIES
+
 #: Clouds of at least ``_COORDINATEWISE_MIN_POINTS`` points in at most ``_COORDINATEWISE_MAX_DIM``
 #: coordinates are computed one coordinate at a time (1.3-1.8x faster than cdist's difference path
 #: there, slower from 5 coordinates on); others by cdist.
@@ -142,7 +152,7 @@ def _host_distances(x: torch.Tensor, metric: str) -> torch.Tensor:
     p = _P[metric]
     clouds = x.unsqueeze(0) if x.dim() == 2 else x
     B, n, dim = clouds.shape
-    if dim >= _PDIST_MIN_DIM:
+    if _pdist_layout(clouds):
         # Each cloud's pairs behind a 0 (the diagonal's value), then one gather lays out every square.
         pairs = np.empty((B, 1 + n * (n - 1) // 2), dtype=np.float32 if x.dtype == torch.float32 else np.float64)
         pairs[:, 0] = 0
