@@ -214,7 +214,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=1,
                    help="torch CPU threads (default 1: the models are tiny, more threads only add overhead)")
     p.add_argument("--no-plot", action="store_true", help="write no pictures")
+    p.add_argument("--quick", action="store_true", help="a short run (seconds): 100 points per Gaussian, 10 epochs")
     args = p.parse_args(argv)
+    if args.quick:
+        args.n_per, args.epochs, args.passes = 100, 10, 3
     torch.set_num_threads(args.threads)
     run(n_per=args.n_per, epochs=args.epochs, batch_size=args.batch_size, eta=args.eta, metric=args.metric,
         lr=args.lr, passes=args.passes, backend=args.backend, seed=args.seed,

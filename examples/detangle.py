@@ -230,7 +230,7 @@ def _pictures(out: Path, dataset: str, x: torch.Tensor, y: torch.Tensor, plain: 
     titles = [f"step {s}: accuracy {a:.2f}" for s, a in zip(plain["steps"], plain["accuracy"])]
     files.append(out / f"detangle_{dataset}.gif")
     animate_snapshots(list(range(len(titles))), files[-1], draw=draw, frame_titles=titles,
-                      panel_titles=names, panel_size=2.0, fps=5, dpi=72)
+                      panel_titles=names, panel_size=2.2, fps=5, dpi=90)
 
     # Final views with each class's diagram underneath: topology simplifying layer by layer.
     fig, axes = plt.subplots(2, n_layers, figsize=(2.2 * n_layers, 4.7))
@@ -298,8 +298,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=Path("detangle-out"))
     p.add_argument("--threads", type=int, default=1,
                    help="torch CPU threads (default 1: the models are tiny, more threads only add overhead)")
-    p.add_argument("--no-plot", action="store_true")
+    p.add_argument("--no-plot", action="store_true", help="write no pictures")
+    p.add_argument("--quick", action="store_true", help="a short run (seconds): 800 points, 600 steps, 5 frames")
     a = p.parse_args(argv)
+    if a.quick:
+        a.n_points, a.steps, a.frames, a.max_points = 800, 600, 5, 200
     torch.set_num_threads(a.threads)
     run(dataset=a.dataset, n_points=a.n_points, n_holes=a.n_holes, n_lines=a.n_lines, depth=a.depth,
         activation=a.activation, steps=a.steps, lr=a.lr, frames=a.frames, tau=a.tau,

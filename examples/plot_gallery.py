@@ -64,7 +64,7 @@ def run(*, n: int = 120, seed: int = 1, out: str | Path = "gallery-out", steps: 
     files.append(out / "grow_loop.gif")
     animate_snapshots(frames, files[1], draw=draw, panel_titles=["points", "H1 diagram"],
                       frame_titles=[f"step {k * max(1, steps // 12)}" for k in range(len(frames))],
-                      panel_size=2.6, fps=4, dpi=64)
+                      panel_size=3.2, fps=4, dpi=90)
     return files
 
 
@@ -74,7 +74,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=60, help="gradient steps of the GIF (default 60)")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--out", type=Path, default=Path("gallery-out"))
+    p.add_argument("--quick", action="store_true", help="a short run: 40 points, 6 steps")
     a = p.parse_args(argv)
+    if a.quick:
+        a.n, a.steps = 40, 6
     for f in run(n=a.n, seed=a.seed, out=a.out, steps=a.steps):
         print(f"wrote {f}")
     return 0

@@ -225,7 +225,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=Path("autoencoder-out"))
     p.add_argument("--no-plot", action="store_true")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    p.add_argument("--quick", action="store_true", help="a short run (seconds): 5 epochs")
     a = p.parse_args(argv)
+    if a.quick:
+        a.epochs = 5
     torch.set_num_threads(a.threads)
     run(term=a.term, weight=a.weight, epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, n_test=a.n_test,
         seed=a.seed, out=None if a.no_plot else a.out)

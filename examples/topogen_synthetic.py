@@ -176,7 +176,7 @@ def _pictures(out: Path, test: int, start: torch.Tensor, target: torch.Tensor, r
     titles = [f"step {step}" for step, _, _ in frames]
     files = [out / f"topogen_test{test}.gif"]
     animate_snapshots(frames, files[0], draw=draw, panel_titles=["cloud (grey: target)", "its diagram"],
-                      frame_titles=titles, panel_size=2.6, fps=6, dpi=64)
+                      frame_titles=titles, panel_size=3.4, fps=6, dpi=90)
 
     fig, axes = plt.subplots(1, 5, figsize=(17, 3.5))
     for ax, pts, name in ((axes[0], start, "start"), (axes[1], result["points"], "after training"),
@@ -216,7 +216,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=Path("topogen-out"))
     p.add_argument("--no-plot", action="store_true")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1)")
+    p.add_argument("--quick", action="store_true",
+                   help="a short run (seconds per test): 300 steps at learning rate 0.1, 5 frames")
     a = p.parse_args(argv)
+    if a.quick:
+        a.steps, a.lr, a.frames = a.steps or 300, a.lr or 0.1, 5
     torch.set_num_threads(a.threads)
     for test in ((1, 2, 3) if a.test == "all" else (int(a.test),)):
         run(test, steps=a.steps, lr=a.lr, reduction=a.reduction, push=not a.no_push, long=a.long, frames=a.frames,

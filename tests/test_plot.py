@@ -286,7 +286,7 @@ def test_animate_snapshots_writes_a_gif(tmp_path):
     with Image.open(path) as im:
         assert im.format == "GIF"
         assert im.n_frames == 4
-        assert im.size == (200, round(2.4 * 50))
+        assert im.size == (200, round(2.6 * 50))  # 2 panels of 2 in, plus 0.6 in for the titles
         first = np.asarray(im.convert("RGB")).copy()
         im.seek(3)
         last = np.asarray(im.convert("RGB"))

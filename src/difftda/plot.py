@@ -481,9 +481,11 @@ def plot_matching(
     ax.plot([bottom, top], [bottom, top], color="0.55", lw=0.9, zorder=1)
     if has_ess:
         ax.axhline(inf_pos, color="0.55", lw=0.9, ls="--", zorder=1)
-    ax.scatter(pa[:, 0], pa[:, 1], s=size, color=colors[0], label=labels[0], zorder=3, edgecolors="none")
-    ax.scatter(pb[:, 0], pb[:, 1], s=size, color=colors[1], label=labels[1], zorder=3, marker="D",
-               edgecolors="none")
+    # The second diagram (often a target) as larger open diamonds, the first filled and on top: where
+    # they coincide both stay visible.
+    ax.scatter(pb[:, 0], pb[:, 1], s=2.2 * size, facecolors="none", edgecolors=colors[1], linewidths=1.3,
+               label=labels[1], zorder=3, marker="D")
+    ax.scatter(pa[:, 0], pa[:, 1], s=size, color=colors[0], label=labels[0], zorder=4, edgecolors="none")
     ax.set_xlim(bottom, top)
     ax.set_ylim(bottom, top)
     ax.set_aspect("equal", adjustable="box")
@@ -612,7 +614,7 @@ def animate_snapshots(
         frame_titles: a figure title per frame (e.g. ``"epoch 3"``).
         fixed_limits: keep each panel's axis limits fixed over the frames (motion stays visible).
         size: marker size; cmap: colour map for numeric ``c``.
-        panel_size: the width and height of one panel, in inches.
+        panel_size: the width and height of one panel, in inches (the figure adds 0.6 inch for the titles).
         fps: frames per second; dpi: resolution of the saved file.
 
     Returns:
@@ -653,7 +655,9 @@ def animate_snapshots(
     if panel_titles is not None and len(panel_titles) != n_panels:
         raise ValueError(f"panel_titles has {len(panel_titles)} entries for {n_panels} panels")
     colours = c if isinstance(c, (list, tuple)) and len(c) == n_panels and n_panels > 1 else [c] * n_panels
-    fig, axes = plt.subplots(1, n_panels, figsize=(panel_size * n_panels, panel_size + 0.4), squeeze=False)
+    # Constrained layout is recomputed for every frame, so a longer tick label or title is never clipped.
+    fig, axes = plt.subplots(1, n_panels, figsize=(panel_size * n_panels, panel_size + 0.6), squeeze=False,
+                             layout="constrained")
     axes = list(axes[0])
     limits = None
     if draw is None and fixed_limits:
@@ -686,9 +690,7 @@ def animate_snapshots(
             fig.suptitle(frame_titles[t])
         return []
 
-    update(0)  # lay the figure out with the titles in place
-    top = 1.0 - (0.25 / fig.get_figheight() if frame_titles is not None else 0.0)
-    fig.tight_layout(rect=(0.0, 0.02, 1.0, top))
+    update(0)
     anim = FuncAnimation(fig, update, frames=len(frames), interval=1000.0 / fps, blit=False)
     if path is not None:
         path = Path(path)
