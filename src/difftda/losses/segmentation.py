@@ -141,7 +141,7 @@ def _segment_rank(group: np.ndarray, score: np.ndarray) -> np.ndarray:
     n = len(group)
     if n == 0:
         return np.zeros(0, np.int64)
-    order = np.lexsort((np.arange(n), -score, group))
+    order = np.lexsort((-score, group))  # stable: equal scores keep their row order
     g_sorted = group[order]
     starts = np.r_[0, np.flatnonzero(g_sorted[1:] != g_sorted[:-1]) + 1]
     run_start = np.repeat(starts, np.diff(np.r_[starts, n]))
