@@ -9,10 +9,9 @@ import torch
 
 from difftda import datasets
 
-gudhi = pytest.importorskip("gudhi")
-
 
 def _gudhi_intervals(x: torch.Tensor, dim: int) -> np.ndarray:
+    gudhi = pytest.importorskip("gudhi")
     st = gudhi.RipsComplex(points=x.double().numpy()).create_simplex_tree(max_dimension=dim + 1)
     st.compute_persistence(homology_coeff_field=2, persistence_dim_max=True)
     return np.asarray(st.persistence_intervals_in_dimension(dim)).reshape(-1, 2)
@@ -92,3 +91,21 @@ def test_clusters_circle_two_segments():
     i = torch.arange(32, dtype=torch.float32)
     assert bool(((s[:32, 1] - 0.7 * i).abs() <= 0.1 + 1e-5).all())
     assert bool(((s[32:, 0] - 5 - 0.2 * i).abs() <= 0.1 + 1e-5).all())
+
+
+def test_plot_and_datasets_are_attributes_of_difftda():
+    """``difftda.plot`` and ``difftda.datasets`` load on first use; ``import difftda`` loads neither matplotlib."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, difftda\n"
+        "assert 'matplotlib' not in sys.modules and 'difftda.plot' not in sys.modules\n"
+        "assert callable(difftda.plot.plot_diagram) and callable(difftda.datasets.three_gaussians)\n"
+        "assert 'plot' in dir(difftda) and 'datasets' in dir(difftda)\n"
+        "assert 'matplotlib' not in sys.modules\n"
+        "try:\n    difftda.no_such_name\nexcept AttributeError as e:\n    print('OK', e)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("OK") and "no_such_name" in out.stdout
