@@ -142,3 +142,15 @@ def test_agrees_with_persist0(shape):
         (g_ours,) = torch.autograd.grad((ours.cat()[0].pairs[:, 1] ** 2).sum(), x)
         (g_ref,) = torch.autograd.grad((deaths**2).sum(), x)
         torch.testing.assert_close(g_ours, g_ref, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("sizes,dim", [((100, 130), 2), ((20, 40), 9)], ids=["coordinatewise", "pdist"])
+def test_ragged_batch_across_distance_layouts(sizes, dim):
+    """The padded batch's shape would pick another distance layout than each cloud's own (from 128
+    points in R^2; above 256 entries in R^9): each cloud still gets the values it gets alone."""
+    g = torch.Generator().manual_seed(6)
+    clouds = [torch.randn(n, dim, generator=g) for n in sizes]
+    out = difftda.persistence(clouds, maxdim=0, backend="torch")
+    for c, got in zip(clouds, out):
+        one = difftda.persistence(c, maxdim=0, backend="torch")[0]
+        assert torch.equal(got[0].pairs, one.pairs) and torch.equal(got[0].index, one.index)

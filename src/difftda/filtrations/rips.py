@@ -162,7 +162,13 @@ def persistence(
         points = batch if isinstance(batch, torch.Tensor) else nn.utils.rnn.pad_sequence(batch, batch_first=True)
         sizes = [c.shape[0] for c in batch]
         check_scale(points)
-        dist = distances(points.detach(), metric)  # no graph and no forward-mode tangent: values only
+        if len(set(sizes)) > 1:
+            # Clouds of different sizes: each matrix on its own, since the layout distances() picks
+            # (and so the last bit of a value) depends on the cloud's shape; a cloud then gets the
+            # same values in a ragged batch as alone.
+            dist = _pad_matrices([distances(c.detach(), metric) for c in batch])
+        else:
+            dist = distances(points.detach(), metric)  # no graph and no forward-mode tangent: values only
     if min(sizes) == 0:
         raise ValueError("x has a cloud with no points; persistence needs at least one point")
     # One detached host copy, in the input's precision (none at all for a CPU tensor in float32 or
