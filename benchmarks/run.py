@@ -358,8 +358,9 @@ def _oin_forward(tool: Tool, workload: Workload, x):
 
 def _p0_forward(tool: Tool, workload: Workload, x):
     # persist0's Rust kernel runs the clouds of a batch on a rayon pool, sized once per process from
-    # RAYON_NUM_THREADS: set it before the first call (a per-process run gets its own pool; in the
-    # interleaved mode the first persist0 row to run fixes it for every persist0 row).
+    # RAYON_NUM_THREADS at its first call. A per-process run gets the row's K; in the interleaved mode
+    # the first persist0 row set up sizes the pool of every persist0 row. A RAYON_NUM_THREADS already
+    # in the environment wins.
     os.environ.setdefault("RAYON_NUM_THREADS", str(tool.threads))
     import torch
     from persist0 import h0_persistence
