@@ -151,7 +151,7 @@ def cubical_persistence(
 
 
 def pixel_bars(bp: CubicalPairing, B: int, n_pixels: int) -> Bars:
-    """Positions local to each image -> positions in the flattened batch."""
+    """Positions local to each image -> positions in the flattened batch (rows in the engine's order)."""
     offset = (bp.group % B) * n_pixels if B > 1 else 0
     ess_offset = (bp.ess_group % B) * n_pixels if B > 1 else 0
     index = np.stack([bp.birth, bp.death], axis=1)
@@ -164,9 +164,9 @@ def canonical(host: np.ndarray, bars: Bars) -> Bars:
     group, birth value, death value, birth position, death position), faster for many bars.
 
     :func:`numpy.lexsort` over four keys costs more than the pairing of a small image. Here one
-    sort of the complex numbers ``birth + i death`` (compared as pairs) orders the values, and a
-    radix sort of the small group numbers keeps that order within each group; only when two rows of
-    a group share both values (plateaus) do the positions break the tie, with stable sorts.
+    sort of the complex numbers ``birth + i death`` (compared as pairs) per group orders the values;
+    only when two rows of a group share both values (plateaus) do the positions break the tie, with
+    stable sorts.
     """
     birth, death, group, index, ess_birth, ess_group, ess_index = bars
     b_val, d_val = host.take(birth), host.take(death)
@@ -174,26 +174,29 @@ def canonical(host: np.ndarray, bars: Bars) -> Bars:
     if not keep.all():
         birth, death, group, index, b_val, d_val = (v[keep] for v in (birth, death, group, index, b_val, d_val))
     pair = b_val + 1j * d_val  # exact: both parts are the float64 values
-    small = group.astype(np.uint16) if group.max(initial=0) < 2**16 else group  # radix sort when it fits
-
-    def by_group(order: np.ndarray) -> np.ndarray:
-        g = small[order]
-        return order if _is_sorted(g) else order[np.argsort(g, kind="stable")]
-
     cuts = np.flatnonzero(group[1:] != group[:-1]) + 1
-    if _is_sorted(group) and len(cuts) < 64:  # a few contiguous groups (one image): sort each alone
+    if len(cuts) < 64 and _is_sorted(group):  # a few contiguous groups (one image): sort each alone
         order = np.empty(len(pair), np.int64)
         for lo, hi in zip([0, *cuts.tolist()], [*cuts.tolist(), len(pair)]):
             order[lo:hi] = np.argsort(pair[lo:hi]) + lo
     else:
-        order = by_group(np.argsort(pair))
-    sp, sg = pair[order], group[order]
-    if len(order) > 1 and ((sp[1:] == sp[:-1]) & (sg[1:] == sg[:-1])).any():  # ties: positions decide
+        order = _by_group(group, np.argsort(pair))
+    sorted_pair = pair[order]
+    same = sorted_pair[1:] == sorted_pair[:-1]
+    if same.any() and (group[order][1:][same] == group[order][:-1][same]).any():  # ties: positions decide
         order = np.argsort(index[:, 0] * (int(index.max()) + 1) + index[:, 1], kind="stable")
-        order = by_group(order[np.argsort(pair[order], kind="stable")])
-    ess_order = np.lexsort((ess_birth, host.take(ess_birth), ess_group))
+        order = _by_group(group, order[np.argsort(pair[order], kind="stable")])
+    ess_order = np.lexsort((ess_birth, host.take(ess_birth), ess_group)) if len(ess_birth) > 1 else slice(None)
     return Bars(birth[order], death[order], group[order], index[order],
                 ess_birth[ess_order], ess_group[ess_order], ess_index[ess_order])
+
+
+def _by_group(group: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """``order`` stably re-sorted by group (a radix sort when the group numbers fit in 16 bits)."""
+    g = group[order]
+    if _is_sorted(g):
+        return order
+    return order[np.argsort(g.astype(np.uint16) if g.max() < 2**16 else g, kind="stable")]
 
 
 def _is_sorted(a: np.ndarray) -> bool:
