@@ -118,6 +118,19 @@ def test_same_edges_and_gradient_for_every_thread_count_and_run(monkeypatch):
     assert _signature(difftda.persistence(x, maxdim=1)) == _signature(ref)  # "auto"
 
 
+@pytest.mark.parametrize("seed", [3, 5, 8])
+def test_accidental_float32_ties_give_the_one_thread_edges(seed, monkeypatch):
+    """256 points in R^128 in float32: a few lengths tie exactly by accident, some of them at a
+    bar's birth. Several threads must still give the edges of one thread (in giotto-ph's order)."""
+    pytest.importorskip("gph")
+    monkeypatch.setattr(_giotto, "available_cores", lambda: 4)
+    x = torch.randn(256, 128, generator=torch.Generator().manual_seed(seed))
+    ref = _signature(difftda.persistence(x, maxdim=1, backend=_giotto.GiottoBackend(n_threads=1)))
+    for threads in (2, 4):
+        for _ in range(2):
+            assert _signature(difftda.persistence(x, maxdim=1, backend=_giotto.GiottoBackend(n_threads=threads))) == ref
+
+
 @pytest.mark.parametrize("name", ["cube-surface", "grid-3x3x3"])
 def test_same_edges_every_run_in_higher_dimensions(backend, name, monkeypatch):
     monkeypatch.setattr(_giotto, "available_cores", lambda: 4)

@@ -10,7 +10,7 @@ import numpy as np
 from .. import _checks
 from . import register_backend
 from ._base import Backend, DimPairing, Pairing, from_generators
-from ._graph import PairingMatrix, float32_matrix, tied
+from ._graph import PairingMatrix, colex, first_colex, float32_matrix, tied
 
 #: ``n_threads="auto"`` uses one thread below this many points (thread start-up costs more there).
 AUTO_THREADS_MIN_POINTS = 150
@@ -122,12 +122,21 @@ def check_memory(engine: str, dist: np.ndarray, maxdim: int, thresh: float, per_
 
 
 def _repair(m: PairingMatrix, out: dict, pairing: Pairing) -> Pairing | None:
-    """Check every edge against giotto-ph's own float32 values (its rows are aligned with its
-    generators); replace a wrong edge by the only edge of the right length. None when a critical
-    value of H1 and up belongs to several edges (a wrong edge of that length could not be seen), or
-    when the diagram does not line up with the generators."""
+    """Make a multithreaded pairing equal to the one-thread pairing, or return None (pair again on
+    one thread).
+
+    Each edge is checked against giotto-ph's own float32 values (its rows line up with its
+    generators); a wrong edge is replaced by the only edge of the right length. What threads can
+    change: when a column that had claimed a death simplex is displaced by the column that owns it
+    (a column earlier in giotto-ph's order: longer, or as long with a smaller colexicographic index),
+    the generator keeps the displaced column's birth simplex. Death edges and essential bars are the
+    engine's own. So a finite bar's birth is certain when its edge has the bar's length and no edge
+    of that length has a smaller colexicographic index (H1), or when no other edge has that length
+    (H2 and up); otherwise the result is None.
+    """
     d32 = m.matrix
-    fixed, wrong, values = [pairing[0]], [], []  # H0 is paired by union-find before any thread starts
+    fixed, wrong = [pairing[0]], []  # H0 is paired by union-find before any thread starts
+    checks = []  # (births, their reported edges, dimension) of the finite bars
     for k in range(1, len(pairing)):
         dgm = np.asarray(out["dgms"][k], dtype=np.float32).reshape(-1, 2)
         finite = np.isfinite(dgm[:, 1])
@@ -135,13 +144,11 @@ def _repair(m: PairingMatrix, out: dict, pairing: Pairing) -> Pairing | None:
         if len(fin) != int(finite.sum()) or len(ess) != int((~finite).sum()):
             return None
         for edges, vals in ((fin[:, 0:2], dgm[finite, 0]), (fin[:, 2:4], dgm[finite, 1]), (ess, dgm[~finite, 0])):
-            values.append(vals)
             bad = np.flatnonzero(d32[edges[:, 0], edges[:, 1]] != vals)
             if bad.size:
                 wrong.append((edges, bad, vals[bad]))
+        checks.append((dgm[finite, 0], fin[:, 0:2], k))
         fixed.append(DimPairing(fin, ess))
-    if m.ranked is None and values and tied(d32, np.concatenate(values)).any():
-        return None
     if wrong:  # one lookup for all of them
         i, j, unique = m.edges(np.concatenate([w[2] for w in wrong]))
         if not unique.all():
@@ -150,4 +157,47 @@ def _repair(m: PairingMatrix, out: dict, pairing: Pairing) -> Pairing | None:
         for edges, bad, _ in wrong:  # a few column blocks, not bars
             edges[bad, 0], edges[bad, 1] = i[start : start + bad.size], j[start : start + bad.size]
             start += bad.size
+    if m.ranked is None and checks:  # ranks have no ties: nothing to check
+        births = np.concatenate([c[0] for c in checks])
+        edges = np.concatenate([c[1] for c in checks])
+        dims = np.concatenate([np.full(len(c[0]), c[2]) for c in checks])
+        h1 = np.flatnonzero(dims == 1)
+        unsure = h1[first_colex(d32, births[h1]) != colex(edges[h1, 0], edges[h1, 1])]
+        if unsure.size > _MAX_UNSURE or not all(_sure(d32, births[r], edges[r], pairing[0]) for r in unsure):
+            return None
+        if tied(d32, births[dims != 1]).any():
+            return None
     return tuple(fixed)
+
+
+#: Above this many H1 births whose edge shares its length with an earlier-indexed edge, pair again on
+#: one thread at once (a tie-heavy input, such as a grid) instead of looking at each.
+_MAX_UNSURE = 8
+
+
+def _sure(d32: np.ndarray, birth: np.float32, edge: np.ndarray, h0: DimPairing) -> bool:
+    """Whether the reported birth edge of an H1 bar is giotto-ph's own though another edge of the same
+    length has a smaller colexicographic index: the bar's true birth edge is a column of giotto-ph's
+    reduction that comes before the reported one, so one of those edges; it is the reported edge when
+    none of them is a column, that is each is an H0 death edge (paired by union-find) or in a
+    zero-length apparent pair (skipped by giotto-ph's reduction: its oldest cofacet of the same length,
+    the one with the largest index, has it as youngest facet of that length, the one with the smallest
+    index). Exact: it follows giotto-ph's own order of equal lengths."""
+    rows, cols = np.nonzero(np.triu(d32 == birth, 1))
+    earlier = colex(rows, cols) < colex(edge[:1], edge[1:])[0]
+    deaths = {tuple(e) for e in np.sort(h0.finite[:, 2:4], axis=1).tolist()}
+    for a, b in zip(rows[earlier].tolist(), cols[earlier].tolist()):
+        if (a, b) in deaths:
+            continue
+        w = np.flatnonzero((d32[a] <= birth) & (d32[b] <= birth))
+        w = w[(w != a) & (w != b)]
+        if not w.size:
+            return False  # no cofacet of the same length: a column
+        tri = np.sort(np.stack([np.full(w.size, a), np.full(w.size, b), w], axis=1), axis=1)
+        index = tri[:, 2] * (tri[:, 2] - 1) * (tri[:, 2] - 2) // 6 + tri[:, 1] * (tri[:, 1] - 1) // 2 + tri[:, 0]
+        i, j, k = tri[int(np.argmax(index))].tolist()  # the oldest cofacet of this length
+        facets = [(i, j), (i, k), (j, k)]
+        youngest = min((f for f in facets if d32[f] == birth), key=lambda f: f[1] * (f[1] - 1) // 2 + f[0])
+        if youngest != (a, b):
+            return False
+    return True

@@ -212,6 +212,36 @@ def tied(matrix: np.ndarray, values: np.ndarray) -> np.ndarray:
     return (count > 2) | (v == 0)  # the symmetric matrix holds each edge twice
 
 
+def colex(i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """The colexicographic index of each edge ``{i, j}`` (ripser's edge index: ``C(max, 2) + min``)."""
+    lo, hi = np.minimum(i, j).astype(np.int64), np.maximum(i, j).astype(np.int64)
+    return hi * (hi - 1) // 2 + lo
+
+
+def first_colex(matrix: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """For each value, the smallest colexicographic index among the edges ``(i, j)``, ``i < j``, of the
+    symmetric matrix with exactly that length (compared in ``matrix``'s dtype); -1 for none. One pass
+    over the matrix with a small hash table, then an exact look at the few candidates."""
+    v = np.ascontiguousarray(np.asarray(values).astype(matrix.dtype).reshape(-1))
+    out = np.full(v.size, -1, np.int64)
+    if not v.size:
+        return out
+    n = matrix.shape[0]
+    flat = np.ascontiguousarray(matrix).reshape(-1)
+    pos = np.flatnonzero(_matching(flat, v))
+    row, col = np.divmod(pos, n)
+    upper = row < col
+    pos, row, col = pos[upper], row[upper], col[upper]
+    key, index = flat[pos], colex(row, col)
+    order = np.lexsort((index, key))  # by length, then colex index: the first of each length leads
+    key, index = key[order], index[order]
+    at = np.searchsorted(key, v, side="left")
+    hit = at < key.size
+    hit[hit] = key[at[hit]] == v[hit]
+    out[hit] = index[at[hit]]
+    return out
+
+
 def find_edges(dist: np.ndarray, values: np.ndarray, dtype: type = np.float64) -> tuple[np.ndarray, ...]:
     """For each value, an edge ``(i, j)``, ``i < j``, of exactly that length, and whether it is the
     only edge of that length: ``(i, j, unique)``.
