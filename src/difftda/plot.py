@@ -498,7 +498,8 @@ def plot_matching(
         title = f"{metric} distance = {dist:.3g}"
     if title is not None:
         ax.set_title(title)
-    ax.legend(loc="lower right", fontsize="small")
+    handles, names = ax.get_legend_handles_labels()
+    ax.legend(handles[::-1], names[::-1], loc="lower right", fontsize="small")  # the first diagram first
     return ax
 
 
