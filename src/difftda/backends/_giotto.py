@@ -28,11 +28,11 @@ class GiottoBackend(Backend):
     giotto-ph pairs in float32 (a float64 matrix whose lengths leave float32's range is first scaled
     by a power of two, which is exact, or replaced by its ranks). Its pairing on one thread is
     deterministic and defines this backend's critical edges. With ``n_threads > 1`` it can report
-    another edge for a bar (a race in its generator bookkeeping), so every edge is checked against
-    its bar's values: a wrong edge is replaced by the only edge of the bar's length, and when a
-    critical value of H1 and up belongs to several edges (a tie, where a wrong edge cannot be seen)
-    the call is rerun on one thread. So the edges depend neither on the thread count nor on the run,
-    and an index handed out here always has the length of its bar.
+    another birth edge for a bar (a column displaced from its pivot keeps its generator), so every
+    edge is checked against its bar's values: a wrong edge is replaced by the only edge of the bar's
+    length; and where a birth's length is shared with edges that could be the right one (giotto-ph's
+    order decides), the call is rerun on one thread. So the edges depend neither on the thread count
+    nor on the run, and an index handed out here always has the length of its bar.
 
     Args:
         n_threads: worker threads of giotto-ph; -1 for all cores; ``"auto"`` for one thread on small
