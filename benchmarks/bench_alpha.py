@@ -20,9 +20,10 @@ Rows:
 
 Timing: every row runs once per round, in a new random order each round, in this one process
 (torch on one thread, garbage collector on as in user code); the report gives medians and the
-ratio difftda / raw paired round by round. Peak memory: each row runs once more in a fresh
-subprocess that reports the largest RSS seen during the call (sampled every 2 ms) above its RSS
-just before the call (Linux).
+ratio difftda / raw paired round by round, of wall-clock time and of the process's CPU time (the
+second is steadier on a machine shared with other jobs; every row is single-threaded). Peak memory:
+each row runs once more in a fresh subprocess that reports the largest RSS seen during the call
+(sampled every 2 ms) above its RSS just before the call (Linux).
 """
 
 from __future__ import annotations
@@ -147,7 +148,8 @@ def memory(row: str, n: int, d: int) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def interleaved(n: int, d: int, rounds: int, rows: list[str]) -> dict[str, list[float]]:
+def interleaved(n: int, d: int, rounds: int, rows: list[str]) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Wall-clock and CPU seconds (``time.process_time``) of every row, round by round."""
     import torch
 
     torch.set_num_threads(1)
@@ -156,15 +158,22 @@ def interleaved(n: int, d: int, rounds: int, rows: list[str]) -> dict[str, list[
     for r in rows:  # warm-up: imports, first-call costs
         make_step(r, make_points(50, d))()
     times: dict[str, list[float]] = {r: [] for r in rows}
+    cpu: dict[str, list[float]] = {r: [] for r in rows}
     rng = random.Random(n * 10 + d)
     for _ in range(rounds):
         order = rows[:]
         rng.shuffle(order)
         for r in order:
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             steps[r]()
             times[r].append(time.perf_counter() - t)
-    return times
+            cpu[r].append(time.process_time() - c)
+    return times, cpu
+
+
+def _paired(times: dict[str, list[float]], a: str, b: str) -> float:
+    """The median over rounds of ``a / b`` (both timed in the same round)."""
+    return statistics.median([p / q for p, q in zip(times[a], times[b])])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -189,17 +198,17 @@ def main(argv: list[str] | None = None) -> int:
                 print(json.dumps({"n": n, "d": d, "peak_mb_above_start": {
                     r: round(memory(r, n, d)["peak_mb"], 1) for r in rows}}), flush=True)
                 continue
-            times = interleaved(n, d, args.rounds, rows)
-            med = {r: statistics.median(v) for r, v in times.items()}
-            ratio = {f"{a}/{b}": statistics.median([p / q for p, q in zip(times[a], times[b])])
-                     for a, b in (("weak", "raw_weak"), ("alpha", "raw_alpha"))}
+            times, cpu = interleaved(n, d, args.rounds, rows)
+            pairs = (("weak", "raw_weak"), ("alpha", "raw_alpha"))
             mem = {} if args.no_memory else {r: round(memory(r, n, d)["peak_mb"], 1) for r in rows}
             print(json.dumps({"n": n, "d": d, "rounds": args.rounds,
-                              "median_s": {r: round(v, 3) for r, v in med.items()},
-                              "paired_ratio": {k: round(v, 3) for k, v in ratio.items()},
+                              "median_s": {r: round(statistics.median(v), 3) for r, v in times.items()},
+                              "paired_ratio": {f"{a}/{b}": round(_paired(times, a, b), 3) for a, b in pairs},
+                              "median_cpu_s": {r: round(statistics.median(v), 3) for r, v in cpu.items()},
+                              "paired_cpu_ratio": {f"{a}/{b}": round(_paired(cpu, a, b), 3) for a, b in pairs},
                               "peak_mb_above_start": mem}), flush=True)
         for n in [int(s) for s in args.rips.split(",") if s]:
-            times = interleaved(n, d, args.rounds, ["rips"])
+            times, _ = interleaved(n, d, args.rounds, ["rips"])
             mem = {} if args.no_memory else {"rips": round(memory("rips", n, d)["peak_mb"], 1)}
             print(json.dumps({"n": n, "d": d, "rows": "rips", "median_s": round(statistics.median(times["rips"]), 3),
                               "peak_mb_above_start": mem}), flush=True)

@@ -379,11 +379,9 @@ class GiottoWeakAlpha(AlphaEngine):
 
         n = len(points)
         edges = delaunay_edges(points)
-        # Vertices on the diagonal (value 0) keep every point in the complex, edges above it.
-        rows = np.concatenate([np.arange(n), edges[:, 0]])
-        cols = np.concatenate([np.arange(n), edges[:, 1]])
-        data = np.concatenate([np.zeros(n), _lengths(points, edges)])
-        matrix = coo_matrix((data, (rows, cols)), shape=(n, n))
+        # Every point is a vertex born at 0 (nothing on the diagonal); each Delaunay edge is stored
+        # once, above it. An edge between duplicate points is an explicit 0, which giotto-ph keeps.
+        matrix = coo_matrix((_lengths(points, edges), (edges[:, 0], edges[:, 1])), shape=(n, n))
         out = self._ripser(matrix, maxdim=maxdim, metric="precomputed", n_threads=self.n_threads,
                            return_generators=True)
         return _weak_pairing(points, out["gens"], maxdim)
