@@ -175,10 +175,14 @@ def canonical(host: np.ndarray, bars: Bars) -> Bars:
         birth, death, group, index, b_val, d_val = (v[keep] for v in (birth, death, group, index, b_val, d_val))
     pair = b_val + 1j * d_val  # exact: both parts are the float64 values
     cuts = np.flatnonzero(group[1:] != group[:-1]) + 1
-    if len(cuts) < 64 and _is_sorted(group):  # a few contiguous groups (one image): sort each alone
-        order = np.empty(len(pair), np.int64)
-        for lo, hi in zip([0, *cuts.tolist()], [*cuts.tolist(), len(pair)]):
-            order[lo:hi] = np.argsort(pair[lo:hi]) + lo
+    starts, ends = np.concatenate([[0], cuts]), np.concatenate([cuts, [len(pair)]])
+    run_group = group[starts] if len(pair) else starts
+    if len(starts) <= _MAX_RUNS and len(np.unique(run_group)) == len(starts):
+        # Each group is one contiguous run (as the engines give them): sort each run alone (short
+        # sorts beat one long one), then put the runs in group order.
+        order = np.concatenate([np.argsort(pair[lo:hi]) + lo for lo, hi in
+                                zip(starts[np.argsort(run_group)].tolist(), ends[np.argsort(run_group)].tolist())]
+                               or [np.zeros(0, np.int64)])
     else:
         order = _by_group(group, np.argsort(pair))
     sorted_pair = pair[order]
@@ -189,6 +193,10 @@ def canonical(host: np.ndarray, bars: Bars) -> Bars:
     ess_order = np.lexsort((ess_birth, host.take(ess_birth), ess_group)) if len(ess_birth) > 1 else slice(None)
     return Bars(birth[order], death[order], group[order], index[order],
                 ess_birth[ess_order], ess_group[ess_order], ess_index[ess_order])
+
+
+#: Up to this many runs of rows of one group, each run is sorted on its own.
+_MAX_RUNS = 4096
 
 
 def _by_group(group: np.ndarray, order: np.ndarray) -> np.ndarray:
