@@ -124,30 +124,28 @@ def test_python_blocks_run(page: Path, tmp_path_factory):
         pytest.skip("; ".join(result["skipped"]))
 
 
-def _install_lines() -> list[tuple[str, str]]:
+def _install_lines(page: Path) -> list[tuple[str, str]]:
     out = []
-    for page in PAGES:
-        for n, line in enumerate(page.read_text().splitlines(), 1):
-            for cmd in re.findall(r"pip install[^`\n&|;#]*", line):
-                out.append((f"{_page_id(page)}:{n}", cmd.strip()))
+    for n, line in enumerate(page.read_text().splitlines(), 1):
+        for cmd in re.findall(r"pip install[^`\n&|;#]*", line):
+            out.append((f"{_page_id(page)}:{n}", cmd.strip()))
     return out
 
 
-def test_install_lines_work_from_a_checkout():
+@pytest.mark.parametrize("page", PAGES, ids=_page_id)
+def test_install_lines_work_from_a_checkout(page: Path):
     """difftda is installed from the checkout (``pip install -e '.[extra,...]'``), with extras that exist."""
     tomllib = pytest.importorskip("tomllib")
     extras = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"])
-    lines = _install_lines()
-    assert lines
-    for where, cmd in lines:
+    for where, cmd in _install_lines(page):
         words = shlex.split(cmd)
-        assert not any(w.startswith("difftda") for w in words), f"{where}: no index serves difftda; {cmd!r}"
+        assert not any(w.startswith("difftda") for w in words), (
+            f"{where}: no index serves difftda; write pip install -e '.[extra]' (from a checkout): {cmd!r}")
         for w in words:
             m = re.fullmatch(r"\.(?:\[(?P<extras>[^\]]*)\])?", w)
             if m and m.group("extras"):
                 unknown = set(m.group("extras").split(",")) - extras
                 assert not unknown, f"{where}: unknown extras {sorted(unknown)} in {cmd!r}"
-
 
 if __name__ == "__main__":
     import traceback
