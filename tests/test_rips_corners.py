@@ -80,6 +80,19 @@ def test_tied_higher_dimensions_agree_with_gudhi(backend, name, dtype):
     _check_indices(difftda.pairwise_distances(x), dgms)
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_integer_clouds_with_duplicates(backend, seed):
+    """Integer points in R^3 with duplicates: ties in every dimension (gudhi's collapse repair and
+    ripser's lookup fall back to the rank matrix here)."""
+    x = torch.randint(0, 3, (25, 3), generator=torch.Generator().manual_seed(seed)).double()
+    dgms = difftda.persistence(x, maxdim=2, backend=backend)
+    ref = gudhi_diagrams(distance_matrix(x.numpy()), 2)
+    for k in range(3):
+        assert_same_diagram(dgms[k].to_numpy(), ref[k], rtol=1e-6, atol=1e-12)
+    _check_indices(difftda.pairwise_distances(x), dgms)
+    assert _signature(difftda.persistence(x, maxdim=2, backend=backend)) == _signature(dgms)
+
+
 def test_octahedron_void_on_every_backend(backend):
     x = _cross_polytope(3)
     h2 = difftda.persistence(x, maxdim=2, backend=backend)[2]
