@@ -327,23 +327,6 @@ def test_cuda_gradcheck_and_float32():
     assert difftda.cubical_persistence(x.float().detach())[0].pairs.dtype == torch.float32
 
 
-@pytest.mark.parametrize("levels", [3, 0])
-def test_fast_ordering_equals_normalize(levels):
-    """The cubical filtration orders bars itself; the order is the one gather.normalize gives."""
-    from difftda.filtrations.cubical import canonical, pixel_bars
-    from difftda.gather import normalize
-
-    rng = np.random.default_rng(4)
-    shape = (3, 14, 9)
-    host = _image(rng, shape, levels) if levels else rng.random(shape)
-    engine = difftda.get_backend("gudhi", filtration="cubical")
-    for construction in CONSTRUCTIONS:
-        bars = pixel_bars(engine.pairing_batch(host, maxdim=1, construction=construction), 3, 14 * 9)
-        ours, ref = canonical(host.reshape(-1), bars), normalize(host.reshape(-1), bars)
-        for a, b in zip(ours, ref):
-            np.testing.assert_array_equal(a, b)
-
-
 def test_image_topology_example_removes_blobs_and_fills_holes(tmp_path):
     """examples/image_topology.py --quick: the thresholded image goes to 2 components and 1 hole
     (counted by scipy), changing few pixels."""

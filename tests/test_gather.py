@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -182,3 +183,26 @@ def test_forward_mode_ad_matches_finite_differences(backend, metric, requires_gr
         tangent = fwAD.unpack_dual(values(dual)).tangent
     assert tangent is not None
     torch.testing.assert_close(tangent, _central(values, x, t), rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("n_rows", [10, 5000])
+@pytest.mark.parametrize("levels", [0, 7])
+def test_normalize_orders_as_a_lexsort_over_every_key(n_rows, levels):
+    """normalize's order (group, birth value, death value, index columns) against numpy's lexsort
+    over all the keys, with and without tied values, rows given in a shuffled order."""
+    from difftda.gather import Bars, normalize
+
+    rng = np.random.default_rng(n_rows + levels)
+    host = rng.integers(0, levels, 4000).astype(float) if levels else rng.random(4000)
+    birth, death = rng.integers(-1, 4000, n_rows), rng.integers(0, 4000, n_rows)
+    group = rng.integers(0, 40, n_rows)
+    index = np.stack([birth % 37, death % 41, death % 3], axis=1)
+    bars = normalize(host, Bars(birth, death, group, index, birth[:20], group[:20], index[:20, :1]))
+    b_val, d_val = np.where(birth >= 0, host[birth], 0), host[death]
+    keep = b_val != d_val
+    ref = np.lexsort((index[keep, 2], index[keep, 1], index[keep, 0], d_val[keep], b_val[keep], group[keep]))
+    keys = np.stack([group, b_val, d_val, *index.T], axis=1)[keep][ref]
+    b_got = np.where(bars.birth >= 0, host[bars.birth], 0)
+    got = np.stack([bars.group, b_got, host[bars.death], *bars.index.T], axis=1)
+    np.testing.assert_array_equal(got, keys)
+    assert len(bars.birth) == keep.sum()

@@ -117,10 +117,41 @@ def normalize(host: np.ndarray | None, bars: Bars, *, keep_empty: bool = False) 
             keep = d_val != b_val
             if not keep.all():
                 birth, death, group, index, b_val, d_val = (v[keep] for v in (birth, death, group, index, b_val, d_val))
-        order = np.lexsort(_index_keys(index) + (d_val, b_val, group))
-        ess_order = np.lexsort(_index_keys(ess_index) + (_values_at(host, ess_birth), ess_group))
+        order = _order(group, b_val, d_val, index)
+        ess_val = _values_at(host, ess_birth)
+        ess_order = _order(ess_group, ess_val, np.zeros_like(ess_val), ess_index)
     return Bars(birth[order], death[order], group[order], index[order],
                 ess_birth[ess_order], ess_group[ess_order], ess_index[ess_order])
+
+
+def _order(group: np.ndarray, b_val: np.ndarray, d_val: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """The permutation that sorts rows by ``(group, b_val, d_val, index columns)``.
+
+    One sort of the complex numbers ``b_val + i d_val`` (numpy compares them as pairs, exactly) and a
+    stable sort by group order the values; the index columns are read only when two rows of a group
+    share both values. Several times faster than :func:`numpy.lexsort` over all the keys, and the
+    result is the same.
+    """
+    if len(group) < _SMALL:
+        return np.lexsort(tuple(index.T[::-1]) + (d_val, b_val, group))
+    pair = b_val.astype(np.float64) + 1j * d_val.astype(np.float64)
+    order = _stable_by(group, np.argsort(pair))
+    sp, sg = pair[order], group[order]
+    if ((sp[1:] == sp[:-1]) & (sg[1:] == sg[:-1])).any():  # tied values: the index decides
+        order = np.lexsort(_index_keys(index) + (d_val, b_val, group))
+    return order
+
+
+#: Below this many rows one :func:`numpy.lexsort` is the fastest.
+_SMALL = 1024
+
+
+def _stable_by(group: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """``order`` stably re-sorted by ``group`` (a radix sort when the groups fit in 16 bits)."""
+    g = group[order]
+    if _is_sorted(g):
+        return order
+    return order[np.argsort(g.astype(np.uint16) if g.max() < 2**16 else g, kind="stable")]
 
 
 def _is_sorted(a: np.ndarray) -> bool:

@@ -145,8 +145,8 @@ def cubical_persistence(
         bp = engine.pairing_batch(host, maxdim=maxdim, construction=construction)
     except (RuntimeError, ValueError, TypeError) as err:
         raise RuntimeError(f"backend {str(engine)!r} failed on images of shape {shape}: {err}") from err
-    bars = canonical(host.reshape(-1), pixel_bars(bp, B, math.prod(shape)))
-    out = gather(Values(x.reshape(-1)), normalize(None, bars), B, maxdim)
+    bars = normalize(host.reshape(-1), pixel_bars(bp, B, math.prod(shape)))
+    out = gather(Values(x.reshape(-1)), bars, B, maxdim)
     return out[0] if x.dim() == sd else out
 
 
@@ -157,58 +157,6 @@ def pixel_bars(bp: CubicalPairing, B: int, n_pixels: int) -> Bars:
     index = np.stack([bp.birth, bp.death], axis=1)
     return Bars(bp.birth + offset, bp.death + offset, bp.group, index,
                 bp.ess_birth + ess_offset, bp.ess_group, bp.ess_birth[:, None])
-
-
-def canonical(host: np.ndarray, bars: Bars) -> Bars:
-    """What :func:`~difftda.gather.normalize` does (drop bars with ``death == birth``; order rows by
-    group, birth value, death value, birth position, death position), faster for many bars.
-
-    :func:`numpy.lexsort` over four keys costs more than the pairing of a small image. Here one
-    sort of the complex numbers ``birth + i death`` (compared as pairs) per group orders the values;
-    only when two rows of a group share both values (plateaus) do the positions break the tie, with
-    stable sorts.
-    """
-    birth, death, group, index, ess_birth, ess_group, ess_index = bars
-    b_val, d_val = host.take(birth), host.take(death)
-    keep = d_val != b_val
-    if not keep.all():
-        birth, death, group, index, b_val, d_val = (v[keep] for v in (birth, death, group, index, b_val, d_val))
-    pair = b_val + 1j * d_val  # exact: both parts are the float64 values
-    cuts = np.flatnonzero(group[1:] != group[:-1]) + 1
-    starts, ends = np.concatenate([[0], cuts]), np.concatenate([cuts, [len(pair)]])
-    run_group = group[starts] if len(pair) else starts
-    if len(starts) <= _MAX_RUNS and len(np.unique(run_group)) == len(starts):
-        # Each group is one contiguous run (as the engines give them): sort each run alone (short
-        # sorts beat one long one), then put the runs in group order.
-        order = np.concatenate([np.argsort(pair[lo:hi]) + lo for lo, hi in
-                                zip(starts[np.argsort(run_group)].tolist(), ends[np.argsort(run_group)].tolist())]
-                               or [np.zeros(0, np.int64)])
-    else:
-        order = _by_group(group, np.argsort(pair))
-    sorted_pair = pair[order]
-    same = sorted_pair[1:] == sorted_pair[:-1]
-    if same.any() and (group[order][1:][same] == group[order][:-1][same]).any():  # ties: positions decide
-        order = np.argsort(index[:, 0] * (int(index.max()) + 1) + index[:, 1], kind="stable")
-        order = _by_group(group, order[np.argsort(pair[order], kind="stable")])
-    ess_order = np.lexsort((ess_birth, host.take(ess_birth), ess_group)) if len(ess_birth) > 1 else slice(None)
-    return Bars(birth[order], death[order], group[order], index[order],
-                ess_birth[ess_order], ess_group[ess_order], ess_index[ess_order])
-
-
-#: Up to this many runs of rows of one group, each run is sorted on its own.
-_MAX_RUNS = 4096
-
-
-def _by_group(group: np.ndarray, order: np.ndarray) -> np.ndarray:
-    """``order`` stably re-sorted by group (a radix sort when the group numbers fit in 16 bits)."""
-    g = group[order]
-    if _is_sorted(g):
-        return order
-    return order[np.argsort(g.astype(np.uint16) if g.max() < 2**16 else g, kind="stable")]
-
-
-def _is_sorted(a: np.ndarray) -> bool:
-    return len(a) < 2 or bool((a[1:] >= a[:-1]).all())
 
 
 class CubicalPersistence(nn.Module):
