@@ -14,7 +14,6 @@ Example:
 """
 
 from . import backends, losses, nn
-from . import persistence as _rips_import_path  # noqa: F401 - loaded before the function below takes its name
 from .backends import BackendUnavailableError, get_backend, list_backends, register_backend
 from .diagrams import Diagram, DiagramBatch, Diagrams
 from .distances import pairwise_distances

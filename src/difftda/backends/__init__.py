@@ -68,7 +68,7 @@ def list_backends(filtration: str = "rips") -> list[str]:
 
     Example:
         >>> import difftda
-        >>> "gudhi" in difftda.list_backends("cubical")
+        >>> "torch" in difftda.list_backends()  # the native H0 engine needs no extra package
         True
     """
     engines = _engines(filtration)
