@@ -1,7 +1,7 @@
 """Shared fixtures: every test that takes ``backend`` runs once per installed backend.
 
-``DIFFTDA_TEST_BACKENDS=giotto,gudhi,ripser`` (set by .ci/run) makes a missing backend an error
-instead of a silent skip.
+``DIFFTDA_TEST_BACKENDS=giotto,gudhi,ripser,cripser`` (set by .ci/run) makes a missing engine (of
+any filtration) an error instead of a silent skip.
 Without it, a test stopped by a missing optional package is skipped (see the conftest.py at the
 root of the repository, which also covers the doctests).
 """
@@ -16,11 +16,12 @@ import torch
 import difftda
 
 _required = [b for b in os.environ.get("DIFFTDA_TEST_BACKENDS", "").split(",") if b]
-_missing = sorted(set(_required) - set(difftda.list_backends()))
+_installed = sorted({name for f in difftda.backends._REGISTRY for name in difftda.list_backends(f)})
+_missing = sorted(set(_required) - set(_installed))
 if _missing:
     raise RuntimeError(
         f"DIFFTDA_TEST_BACKENDS asks for {', '.join(_missing)}, which failed to install "
-        f"(installed: {', '.join(difftda.list_backends())})"
+        f"(installed engines of every filtration: {', '.join(_installed)})"
     )
 
 #: The backends that pair any homology dimension (the H0-only native backend is tested on its own).
