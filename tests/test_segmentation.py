@@ -132,6 +132,36 @@ def test_hu_soft_target_exact_matching():
     np.testing.assert_allclose(got.item(), ref, rtol=1e-9)
 
 
+@pytest.mark.parametrize("construction", ["T", "V"])
+def test_binary_target_bar_counts_equal_gudhi(construction):
+    """A 0/1 target's bars are counted by labelling (and the Euler characteristic in 3-D): the
+    counts equal the number of finite bars of gudhi's superlevel diagram, image by image."""
+    from difftda.losses.segmentation import _binary_bar_counts
+
+    rng = np.random.default_rng(21)
+    for shape, maxdim in [((5, 13, 16), 1), ((3, 6, 7, 5), 2), ((3, 19), 0), ((2, 1, 9), 1)]:
+        for p in (0.0, 0.35, 0.6, 1.0):
+            t = rng.random(shape) < p
+            got = _binary_bar_counts(t, maxdim, construction)
+            grid = [x for x in shape[1:] if x > 1]
+            ref = [[len(dg) for dg in gudhi_finite(im.reshape(grid).astype(np.float64), construction, maxdim)]
+                   for im in t]
+            assert got.T.tolist() == ref, (shape, p)
+
+
+def test_hu_binary_target_equals_the_general_path():
+    """The labelling path of 0/1 targets gives the loss of the persistence path, which a batch takes
+    when one of its targets is not 0/1 (that image's own loss is then taken out)."""
+    pred, tgt = ring_batch(3, 20, seed=4)
+    soft = tgt.clone()
+    soft[2] = 0.5 * soft[2] + 0.25  # not binary: the whole batch goes through persistence
+    pred = pred.requires_grad_(True)
+    fast = hu_topological_loss(pred[:2], tgt[:2], construction="V") * 2
+    slow_all = hu_topological_loss(pred, soft, construction="V") * 3
+    slow_last = hu_topological_loss(pred[2:], soft[2:], construction="V")
+    np.testing.assert_allclose(fast.item(), (slow_all - slow_last).item(), rtol=1e-5)
+
+
 def test_hu_paper_formula_brute_force():
     """Small diagrams: the paper's sum with the best matching found by enumeration."""
     tgt = np.zeros((1, 1, 8, 8))

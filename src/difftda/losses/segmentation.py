@@ -21,6 +21,7 @@ import glob
 import importlib
 import importlib.machinery
 import importlib.util
+import itertools
 import os
 import sys
 from collections.abc import Sequence
@@ -131,6 +132,68 @@ def _dim_bars(out, k: int, n_items: int) -> tuple[torch.Tensor, np.ndarray]:
     return whole.pairs, item.detach().cpu().numpy().astype(np.int64, copy=False)
 
 
+def _label_counts(mask: np.ndarray, full: bool) -> np.ndarray:
+    """Connected components of each image of the boolean batch ``mask`` ``(N, *spatial)``: faces
+    only (4-connectivity in 2-D, 6 in 3-D) or ``full`` (8, 26). One labelling for the whole batch."""
+    from scipy import ndimage
+
+    d = mask.ndim - 1
+    structure = np.zeros((3,) * (d + 1), bool)
+    structure[1] = ndimage.generate_binary_structure(d, d if full else 1)  # no link between images
+    labels, _ = ndimage.label(mask, structure=structure)
+    top = np.maximum.accumulate(labels.reshape(len(mask), -1).max(axis=1))  # labels grow image by image
+    return np.diff(top, prepend=0)
+
+
+def _euler(fg: np.ndarray, construction: str) -> np.ndarray:
+    """Euler characteristic of each image's foreground complex, counted cell by cell: a cell of the
+    ``"T"`` complex is present when a pixel around it is foreground, of the ``"V"`` complex when all
+    its vertices are."""
+    d = fg.ndim - 1
+    N = len(fg)
+    if construction == "T":
+        fg = np.pad(fg, [(0, 0)] + [(1, 1)] * d)
+    chi = np.zeros(N, np.int64)
+    for span in itertools.product((0, 1), repeat=d):  # span[a] = 1: the cell is an interval along axis a
+        acc = None
+        # "T": a cell spanning axis a touches one pixel along it (two otherwise); "V": two vertices (one).
+        window = [(1 if s else 2) if construction == "T" else (2 if s else 1) for s in span]
+        for corner in itertools.product(*[range(w) for w in window]):
+            sl = (slice(None),) + tuple(slice(c + (1 if construction == "T" and w == 1 else 0),
+                                              n - (w - 1 - c) - (1 if construction == "T" and w == 1 else 0))
+                                        for c, w, n in zip(corner, window, fg.shape[1:]))
+            part = fg[sl]
+            acc = part if acc is None else (acc | part if construction == "T" else acc & part)
+        chi += (-1) ** sum(span) * acc.reshape(N, -1).sum(axis=1)
+    return chi
+
+
+def _binary_bar_counts(target: np.ndarray, maxdim: int, construction: str) -> np.ndarray:
+    """For a batch of 0/1 images ``(N, *spatial)`` (1 to 3 spatial axes): the number of finite bars
+    of each image's superlevel diagram in each dimension, ``(maxdim + 1, N)``.
+
+    Every such bar is born at 1 and dies at 0: the foreground's components but the one that lives
+    for ever (H0), its holes and tunnels (H1 and up: the whole grid, reached at 0, has none). They
+    are the Betti numbers of the foreground complex: components by labelling (8-connected in 2-D and
+    26 in 3-D for ``"T"``, 4 and 6 for ``"V"``), cavities as background regions that do not reach the
+    border (the complementary connectivity), and tunnels of a volume from the Euler characteristic.
+    """
+    fg = target
+    d = fg.ndim - 1
+    t_construction = construction == "T"
+    b0 = _label_counts(fg, full=t_construction)
+    betti = [b0]
+    if d >= 2:
+        outside = np.pad(~fg, [(0, 0)] + [(1, 1)] * d, constant_values=True)  # the border joins the outside
+        top = _label_counts(outside, full=not t_construction) - 1
+        if d == 3:
+            betti.append(b0 + top - _euler(fg, construction))
+        betti.append(top)
+    counts = np.stack(betti[: maxdim + 1])
+    counts[0] = np.maximum(b0 - 1, 0)
+    return counts
+
+
 # ----------------------------------------------------------------------------------------------
 # Hu et al.: squared 2-Wasserstein matching of the prediction's and the target's diagrams
 
@@ -206,11 +269,11 @@ def _hu_matching(P: np.ndarray, pi: np.ndarray, T: np.ndarray, ti: np.ndarray, n
     in_uniform = uniform[pi]
     cp = c[pi]
     gain = _diag2(P) + _diag2(cp) - ((P - cp) ** 2).sum(1)
-    gain = np.where(in_uniform, gain, -np.inf)
-    rank = _segment_rank(pi, gain)
-    sel = in_uniform & (rank < n_t[pi]) & (gain > 0)
-    pr = np.flatnonzero(sel)
-    tr = t_start[pi[pr]] + rank[pr]
+    # Only bars with a positive gain can be kept, and they rank above all others: rank those alone.
+    cand = np.flatnonzero(in_uniform & (gain > 0))
+    rank = _segment_rank(pi[cand], gain[cand])
+    pr = cand[rank < n_t[pi[cand]]]
+    tr = t_start[pi[pr]] + rank[rank < n_t[pi[cand]]]
     rows_p, rows_t = [pr], [tr]
     for i in np.flatnonzero(~uniform):  # soft targets: an exact assignment per image and dimension
         p_rows, t_rows = np.flatnonzero(pi == i), np.flatnonzero(ti == i)
@@ -277,21 +340,39 @@ def hu_topological_loss(
     maxdim, construction, d, matching = _hu_args(maxdim, construction, spatial_dims, matching)
     p_flat, t_flat = _check_maps(pred, target, d)
     n = p_flat.shape[0]
-    out = _cubical(torch.cat([p_flat, t_flat]), maxdim, d, construction)
+    # A 0/1 target's bars all sit at (1, 0): their numbers come from labelling, without persistence.
+    binary = d <= 3 and bool(((t_flat == 0) | (t_flat == 1)).all())
+    if binary:
+        t_counts = _binary_bar_counts(t_flat.cpu().numpy() > 0.5, maxdim, construction)
+        out = _cubical(p_flat, maxdim, d, construction)
+    else:
+        out = _cubical(torch.cat([p_flat, t_flat]), maxdim, d, construction)
     per_item = pred.new_zeros(n)
     anchor = pred.new_zeros(())
     for k in range(maxdim + 1):
-        pairs, item = _dim_bars(out, k, 2 * n)
-        is_p = item < n
-        p_rows, t_rows = np.flatnonzero(is_p), np.flatnonzero(~is_p)
-        pi, ti = item[p_rows], item[t_rows] - n
-        host = pairs.detach().cpu().double().numpy()
-        P, T = host[p_rows], host[t_rows]
+        if binary:
+            pairs, pi = _dim_bars(out, k, n)
+            p_rows = np.arange(len(pi))
+            ti = np.repeat(np.arange(n), t_counts[k])
+            P, T = pairs.detach().cpu().double().numpy(), np.zeros((len(ti), 2))
+            T[:, 0] = 1.0
+        else:
+            pairs, item = _dim_bars(out, k, 2 * n)
+            is_p = item < n
+            p_rows, t_rows = np.flatnonzero(is_p), np.flatnonzero(~is_p)
+            pi, ti = item[p_rows], item[t_rows] - n
+            host = pairs.detach().cpu().double().numpy()
+            P, T = host[p_rows], host[t_rows]
         mp, mt = _hu_matching(P, pi, T, ti, n, matching)
         dev = pairs.device
-        idx = torch.from_numpy(np.concatenate([p_rows, t_rows, p_rows[mp], t_rows[mt]])).to(dev)
-        Pt, Tt, Pm, Tm = pairs[idx].split([len(p_rows), len(t_rows), len(mp), len(mt)])
-        Tt, Tm = Tt.detach(), Tm.detach()
+        if binary:
+            idx = torch.from_numpy(np.concatenate([p_rows, mp])).to(dev)
+            Pt, Pm = pairs[idx].split([len(p_rows), len(mp)])
+            Tt, Tm = (torch.from_numpy(T[:m]).to(dev, pairs.dtype) for m in (len(ti), len(mt)))
+        else:
+            idx = torch.from_numpy(np.concatenate([p_rows, t_rows, p_rows[mp], t_rows[mt]])).to(dev)
+            Pt, Tt, Pm, Tm = pairs[idx].split([len(p_rows), len(t_rows), len(mp), len(mt)])
+            Tt, Tm = Tt.detach(), Tm.detach()
         anchor = anchor + Pt.sum() * 0
         # Every bar starts on the diagonal; a matched pair replaces both diagonal costs by their distance.
         p_diag = 0.5 * (Pt[:, 0] - Pt[:, 1]) ** 2
