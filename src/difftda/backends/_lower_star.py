@@ -7,8 +7,8 @@ each bar, the vertex whose value is its birth and the vertex whose value is its 
 * ``gudhi``: gudhi's ``SimplexTree`` and ``lower_star_persistence_generators()``, any complex and
   any ``maxdim``;
 * ``graph``: graphs only (pairs of vertices, ``maxdim <= 1``), no simplex tree: Kruskal's
-  union-find over the edges in order of value, in scipy for the spanning forest and in numpy for
-  the elder rule.
+  spanning forest over the edges in order of value in scipy, the elder rule in rounds of whole-array
+  numpy and scipy operations (no Python step per bar).
 """
 
 from __future__ import annotations
@@ -145,8 +145,9 @@ class GraphLowerStar(LowerStarEngine):
 
     The elder rule on the forest: a vertex's first edge in the order joins it, still alone, to a
     lower vertex; its bar has zero length and its link is made for all vertices at once (numpy
-    pointer jumping). Only the remaining forest edges, the merges of two basins (one per H0 bar of
-    non-zero length, usually a small fraction of the edges), go through a union-find one at a time.
+    pointer jumping). The remaining forest edges merge two basins each (one per H0 bar of non-zero
+    length); which minimum dies at each merge is found in a few rounds over all merges at once (see
+    :func:`elder_rule`), not one merge at a time.
     """
 
     name = "graph"
@@ -203,7 +204,7 @@ def graph_pairing(values: np.ndarray, edges: np.ndarray, maxdim: int) -> LowerSt
             break
         basin = nxt
     saddle_lo, saddle_hi = basin[t_lo[~first]], t_hi[~first]
-    births = _merge(basin[saddle_hi].tolist(), saddle_lo.tolist(), n)
+    births = elder_rule(basin[saddle_hi], saddle_lo, n)
     minima = np.flatnonzero(link == np.arange(n))
     dead = np.zeros(n, bool)
     dead[births] = True
@@ -215,23 +216,100 @@ def graph_pairing(values: np.ndarray, edges: np.ndarray, maxdim: int) -> LowerSt
     return _split(LowerStarPairing(tuple(fin), tuple(ess)), maxdim)
 
 
-def _merge(a: list[int], b: list[int], n: int) -> np.ndarray:
-    """The elder rule at the merges of basins ``a[i]`` and ``b[i]`` (local minima, by rank), in
-    filtration order: the birth (the younger minimum) of the component that dies at each merge.
+def elder_rule(a: np.ndarray, b: np.ndarray, n: int) -> np.ndarray:
+    """The elder rule at a sequence of merges, without a Python step per merge.
 
-    A union-find whose root is its component's minimum, with path halving.
+    ``a[i]`` and ``b[i]`` are vertices of ``0 .. n-1`` (a vertex's number is also its rank: the smaller
+    number is the older minimum) joined by the ``i``-th merge, in filtration order; the merges form a
+    forest (no merge joins two vertices already connected). Returns, for each merge, the minimum of
+    the younger of the two components it joins: the birth of the bar that dies there.
+
+    Two exact stages, each a number of rounds that grows like ``log(len(a))`` at most:
+
+    * contraction: a component's first remaining merge joins it, unchanged until then, to whatever
+      has gathered around the vertex on the other side, whose minimum is at most that vertex's.
+      When that vertex is older, the component dies at that merge, and merging it into that vertex
+      changes no other answer. Every such component (a constant fraction of them on most inputs) is
+      resolved and merged in one round of numpy pointer jumping. The rounds go on while each
+      resolves at least a quarter of the remaining merges;
+    * halving: the rest by divide and conquer on the order. The merges split into an early and a
+      late half; the components of the early half (one scipy ``connected_components`` call) become
+      the vertices of the late half, each carrying its minimum. All halves of a level go in one
+      call, so there are ``ceil(log2(m))`` calls for ``m`` merges; when every half holds one merge,
+      its two vertices are the two components it joins.
+
+    >>> elder_rule(np.array([1, 3]), np.array([3, 0]), 4).tolist()  # 1-3: 3 dies; then {1, 3} meets 0: 1 dies
+    [3, 1]
     """
-    parent = list(range(n))
-    out = [0] * len(a)
-    for i, (x, y) in enumerate(zip(a, b)):
-        while parent[x] != x:
-            parent[x] = x = parent[parent[x]]
-        while parent[y] != y:
-            parent[y] = y = parent[parent[y]]
-        if x < y:
-            parent[y] = x
-            out[i] = y
-        else:
-            parent[x] = y
-            out[i] = x
-    return np.asarray(out, np.int64)
+    m = len(a)
+    out = np.empty(m, np.int64)
+    if m == 0:
+        return out
+    ea, eb, low = _compact(np.asarray(a, np.int64), np.asarray(b, np.int64), np.arange(n, dtype=np.int64))
+    place = np.arange(m)  # each remaining merge's place in the order (they stay sorted)
+    while len(place):
+        k = len(low)
+        first = np.full(k, len(place))  # each component's first merge
+        idx = np.arange(len(place))
+        np.minimum.at(first, ea, idx)
+        np.minimum.at(first, eb, idx)
+        me = np.arange(k)
+        fa = ea[first]
+        other = np.where(fa == me, eb[first], fa)  # the component it meets there
+        dies = low[other] < low
+        ndie = int(np.count_nonzero(dies))
+        if ndie == 0:
+            break
+        out[place[first[dies]]] = low[dies]
+        parent = np.where(dies, other, me)  # always towards an older minimum: no cycles
+        while True:
+            nxt = parent[parent]
+            if np.array_equal(nxt, parent):
+                break
+            parent = nxt
+        ea, eb = parent[ea], parent[eb]
+        alive = ea != eb
+        ea, eb, place = ea[alive], eb[alive], place[alive]
+        if not len(place):
+            return out
+        ea, eb, low = _compact(ea, eb, low)
+        if 4 * ndie < len(place) + ndie:
+            break
+    out[place] = _halving(ea, eb, low)
+    return out
+
+
+def _compact(ea: np.ndarray, eb: np.ndarray, low: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Renumbers the vertices that ``ea`` and ``eb`` use as ``0 .. k-1``; ``low`` follows them."""
+    used = np.zeros(len(low), bool)
+    used[ea] = True
+    used[eb] = True
+    keep = np.flatnonzero(used)
+    new = np.empty(len(low), np.int64)
+    new[keep] = np.arange(len(keep))
+    return new[ea], new[eb], low[keep]
+
+
+def _halving(ea: np.ndarray, eb: np.ndarray, low: np.ndarray) -> np.ndarray:
+    """The elder rule by divide and conquer on the order (see :func:`elder_rule`): ``low[v]`` is the
+    minimum that vertex ``v`` stands for; returns the younger minimum at each merge ``ea[i] - eb[i]``."""
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    m = len(ea)
+    order = np.arange(m)
+    ones = np.ones(m)
+    for bit in range((m - 1).bit_length() - 1, -1, -1):
+        # The halves of this level: merges that agree on the bits above `bit`; the early half has `bit` clear.
+        early = (order & (1 << bit)) == 0
+        late = ~early
+        k = len(low)
+        graph = csr_matrix((ones[: int(np.count_nonzero(early))], (ea[early], eb[early])), shape=(k, k))
+        count, label = connected_components(graph, directed=False)
+        comp_low = np.full(count, np.iinfo(np.int64).max)
+        np.minimum.at(comp_low, label, low)
+        # The late half meets the components of the early half: new vertices k + label, apart from the early half's.
+        ea[late] = label[ea[late]] + k
+        eb[late] = label[eb[late]] + k
+        ea, eb, low = _compact(ea, eb, np.concatenate([low, comp_low]))
+    return np.maximum(low[ea], low[eb])
