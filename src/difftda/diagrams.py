@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -92,6 +93,9 @@ class DiagramBatch(list):
     """What a batch returns: a list of :class:`Diagrams`, one per item (cloud, image, graph), that
     also holds the whole batch at once, so a loss summed over the items needs no Python loop.
 
+    The per-item entries are views of :meth:`cat`, made the first time the list is read (a batched
+    loss that only calls :meth:`cat` never pays for splitting it).
+
     Example:
         >>> import torch, difftda
         >>> out = difftda.persistence(torch.randn(8, 30, 3), maxdim=0)
@@ -99,10 +103,33 @@ class DiagramBatch(list):
         (8, torch.Size([232, 2]))
     """
 
-    def __init__(self, per_cloud: list[Diagrams], whole: Diagrams, clouds: list[tuple[torch.Tensor, torch.Tensor]]):
-        super().__init__(per_cloud)
+    def __init__(
+        self,
+        per_cloud: list[Diagrams] | Callable[[], list[Diagrams]],
+        whole: Diagrams,
+        clouds: list[tuple[torch.Tensor, torch.Tensor]],
+        n_items: int | None = None,
+    ):
+        if callable(per_cloud):  # built on first read
+            super().__init__()
+            self._pending: Callable[[], list[Diagrams]] | None = per_cloud
+            self._n = n_items
+        else:
+            super().__init__(per_cloud)
+            self._pending = None
         self._whole = whole
         self._clouds = clouds
+
+    def _ready(self) -> None:
+        if getattr(self, "_pending", None) is not None:  # (unpickling fills the list before __dict__)
+            build, self._pending = self._pending, None
+            list.extend(self, build())
+
+    def __len__(self) -> int:
+        if getattr(self, "_pending", None) is not None and self._n is not None:
+            return self._n
+        self._ready()
+        return list.__len__(self)
 
     def cat(self) -> Diagrams:
         """The bars of all clouds, dimension by dimension (``index`` stays local to each cloud)."""
@@ -111,3 +138,26 @@ class DiagramBatch(list):
     def cloud_of(self, k: int) -> tuple[torch.Tensor, torch.Tensor]:
         """For dimension ``k`` of :meth:`cat`: the cloud of each finite bar and of each essential bar."""
         return self._clouds[k]
+
+
+def _building_first(name: str) -> Callable[..., Any]:
+    method = getattr(list, name)
+
+    def call(self: DiagramBatch, *args: Any, **kwargs: Any) -> Any:
+        self._ready()
+        return method(self, *args, **kwargs)
+
+    call.__name__ = call.__qualname__ = name
+    call.__doc__ = method.__doc__
+    return call
+
+
+# Every list method reads the entries, so each builds them first (``__len__`` knows the count).
+for _name in (
+    "__getitem__", "__setitem__", "__delitem__", "__iter__", "__reversed__", "__contains__", "__repr__",
+    "__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "__add__", "__iadd__", "__mul__", "__rmul__",
+    "__imul__", "__reduce_ex__", "__sizeof__", "append", "extend", "insert", "pop", "remove", "index", "count",
+    "copy", "sort", "reverse", "clear",
+):
+    setattr(DiagramBatch, _name, _building_first(_name))
+del _name

@@ -224,12 +224,15 @@ def gather(reader: Values, bars: Bars, n_items: int, maxdim: int) -> DiagramBatc
     items = list(zip(fin_item.split_with_sizes(f_dim), ess_item.split_with_sizes(e_dim)))
     if B == 1:
         return DiagramBatch([whole], whole, items)
-    per_dim = [
-        list(zip(*(t.split_with_sizes(counts[n][k * B:(k + 1) * B]) for t, n in zip(dgm, (0, 1, 0, 1)))))
-        for k, dgm in enumerate(whole)
-    ]
-    per_item = [Diagrams(Diagram(*per_dim[k][b]) for k in range(dims)) for b in range(B)]
-    return DiagramBatch(per_item, whole, items)
+
+    def per_item() -> list[Diagrams]:  # split only when an item is read
+        per_dim = [
+            list(zip(*(t.split_with_sizes(counts[n][k * B:(k + 1) * B]) for t, n in zip(dgm, (0, 1, 0, 1)))))
+            for k, dgm in enumerate(whole)
+        ]
+        return [Diagrams(Diagram(*per_dim[k][b]) for k in range(dims)) for b in range(B)]
+
+    return DiagramBatch(per_item, whole, items, B)
 
 
 def has_tangent(x: torch.Tensor) -> bool:
