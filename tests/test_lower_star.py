@@ -105,6 +105,113 @@ def test_graphs_match_gudhi(engine, superlevel, ties, dtype):
             assert bool((dgms[0].pairs[:, 0] >= dgms[0].pairs[:, 1]).all())
 
 
+def _stress_graph(rng: np.random.Generator, kind: int, n: int) -> np.ndarray:
+    """Random graphs of several shapes: dense, forests, paths, grids, cliques joined by bridges."""
+    if kind == 0:
+        return random_graph(rng, n, int(rng.integers(0, 3 * n)))
+    if kind == 1:  # a forest: each vertex hangs below an earlier one, some links cut
+        perm = rng.permutation(n)
+        up = (rng.random(n - 1) * np.arange(1, n)).astype(np.int64)
+        e = np.stack([perm[1:], perm[up]], 1)
+        return e[rng.random(len(e)) < 0.8]
+    if kind == 2:  # a path in a random vertex order
+        perm = rng.permutation(n)
+        return np.stack([perm[:-1], perm[1:]], 1)
+    if kind == 3:  # a grid graph
+        c = max(1, int(np.sqrt(n)))
+        idx = np.arange((n // c) * c).reshape(-1, c)
+        return np.concatenate([np.stack([idx[:, :-1].ravel(), idx[:, 1:].ravel()], 1),
+                               np.stack([idx[:-1].ravel(), idx[1:].ravel()], 1)])
+    groups = np.array_split(rng.permutation(n), max(1, n // 5))  # small cliques, a few bridges between them
+    e = [np.array(list(itertools.combinations(g, 2))).reshape(-1, 2) for g in groups]
+    e.append(rng.integers(0, n, (len(groups), 2)))
+    return np.concatenate(e)
+
+
+@pytest.mark.parametrize("superlevel", [False, True])
+def test_graph_engine_stress_against_gudhi(superlevel):
+    """Many graphs of every shape, with generic values, ties and plateaus: the diagrams equal gudhi's,
+    every value is read at its index, and a second call gives the same indices."""
+    if "graph" not in ENGINES:
+        pytest.skip("the graph engine is not registered")
+    rng = np.random.default_rng(21 + superlevel)
+    for trial in range(200):
+        n = int(rng.integers(2, 120))
+        edges = _stress_graph(rng, trial % 5, n)
+        ties = trial // 5 % 3
+        if ties == 0:
+            vals = rng.standard_normal(n)
+        elif ties == 1:
+            vals = rng.integers(0, 4, n).astype(np.float64)
+        else:  # plateaus: a smooth bump rounded into flat levels
+            vals = np.round(np.sin(np.arange(n) / 7.0) * 3 + rng.standard_normal(n) * 0.3)
+        f = torch.tensor(vals)
+        dgms = difftda.lower_star_persistence(f, edges, maxdim=1, superlevel=superlevel, backend="graph")
+        assert ours(dgms) == reference(vals, edges, 1, superlevel), trial
+        assert_gathered(f, dgms)
+        again = difftda.lower_star_persistence(f, edges, maxdim=1, superlevel=superlevel, backend="graph")
+        for a, b in zip(dgms, again):
+            assert torch.equal(a.index, b.index) and torch.equal(a.essential_index, b.essential_index)
+
+
+def test_graph_engine_staircase_against_gudhi():
+    """Signals whose merges form long chains (each new minimum is younger than the one it meets and
+    dies at the next merge): the case where the elder rule cannot be settled by neighbours alone."""
+    if "graph" not in ENGINES:
+        pytest.skip("the graph engine is not registered")
+    m = 1001
+    rise = np.empty(m)
+    rise[0::2] = np.arange(0, m, 2)  # minima rising to the right
+    rise[1::2] = 10 * m - np.arange(1, m, 2)  # saddles falling to the right: merged right to left
+    rng = np.random.default_rng(9)
+    for x in (rise, rise[::-1].copy(), np.concatenate([rise, rise + 0.5]), rng.permutation(rise)):
+        path = np.stack([np.arange(len(x) - 1), np.arange(1, len(x))], axis=1)
+        f = torch.tensor(x)
+        dgms = difftda.lower_star_persistence(f, path, maxdim=0, backend="graph")
+        assert ours(dgms) == reference(x, path, 0)
+        assert_gathered(f, dgms)
+
+
+def _union_find_elder(a: list[int], b: list[int], n: int) -> list[int]:
+    """The elder rule one merge at a time: a union-find whose root is its component's minimum."""
+    parent = list(range(n))
+
+    def root(x: int) -> int:
+        while parent[x] != x:
+            x = parent[x]
+        return x
+
+    out = []
+    for x, y in zip(a, b):
+        x, y = root(x), root(y)
+        parent[max(x, y)] = min(x, y)
+        out.append(max(x, y))
+    return out
+
+
+def test_elder_rule_against_union_find():
+    """The whole-array elder rule of the graph engine against the merges done one at a time, on
+    random forests with the merges in random, rising and falling orders."""
+    from difftda.backends._lower_star import elder_rule
+
+    rng = np.random.default_rng(13)
+    for trial in range(600):
+        n = int(rng.integers(2, 90))
+        perm = rng.permutation(n)
+        up = np.arange(n - 1) if trial % 3 == 0 else (rng.random(n - 1) * np.arange(1, n)).astype(np.int64)
+        a, b = perm[1:], perm[up]
+        keep = rng.permutation(n - 1)[: int(rng.integers(1, n))]
+        a, b = a[keep], b[keep]
+        if trial % 4 == 1:
+            order = np.argsort(-(a + b), kind="stable")
+            a, b = a[order], b[order]
+        elif trial % 4 == 2:
+            order = np.argsort(np.maximum(a, b), kind="stable")
+            a, b = a[order], b[order]
+        assert elder_rule(a, b, n).tolist() == _union_find_elder(a.tolist(), b.tolist(), n), trial
+    assert elder_rule(np.zeros(0, np.int64), np.zeros(0, np.int64), 3).tolist() == []
+
+
 @pytest.mark.parametrize("engine", COMPLEX_ENGINES)
 @pytest.mark.parametrize("superlevel", [False, True])
 def test_meshes_match_gudhi(engine, superlevel):
