@@ -119,29 +119,30 @@ def _prim_numpy(d: np.ndarray, sizes: np.ndarray) -> tuple[np.ndarray, np.ndarra
     key = d[:, 0, :] + blocked
     added = np.zeros((S, B), np.int64)  # step-major: each step writes one contiguous row
     key_f, blocked_f, rows = key.reshape(-1), blocked.reshape(-1), d.reshape(B * N, N)
-    cand, flat = np.empty_like(key), np.empty(B, np.int64)
+    flat = np.empty(B, np.int64)
+    # Each step: a few numpy calls on (B, N) arrays. ``rows.take`` allocates its result, which is
+    # cheaper than any ``out=`` form of it (those take a slower buffered or clipped path).
     if N <= _PARENTS_AFTER_MAX_N:
         weight = np.zeros((S, B), d.dtype)
         for s in range(S):
-            v = key.argmin(axis=1)
-            added[s] = v
+            v = added[s]
+            key.argmin(axis=1, out=v)
             np.add(v, base, out=flat)  # flat indices: cheaper than 2-D fancy indexing
             weight[s] = key_f[flat]
             blocked_f[flat] = np.inf
-            np.take(rows, flat, axis=0, out=cand, mode="clip")  # "clip": no buffered copy
-            np.minimum(key, cand, out=key)
+            np.minimum(key, rows.take(flat, axis=0), out=key)
             np.add(key, blocked, out=key)  # finished vertices (v too) back to +inf
         added, weight = np.ascontiguousarray(added.T), np.ascontiguousarray(weight.T)
         return added, _first_parents(rows, added, weight, sizes), weight
     parent = np.zeros((B, N), np.int64)
     v_col = np.empty((B, 1), np.int64)
-    better = np.empty(key.shape, bool)
+    cand, better = np.empty_like(key), np.empty(key.shape, bool)
     for s in range(S):
-        v = key.argmin(axis=1)
+        v = added[s]
+        key.argmin(axis=1, out=v)
         np.add(v, base, out=flat)
-        added[s] = v
         blocked_f[flat] = key_f[flat] = np.inf
-        np.add(rows[flat], blocked, out=cand)
+        np.add(rows.take(flat, axis=0), blocked, out=cand)
         np.less(cand, key, out=better)
         np.minimum(key, cand, out=key)
         v_col[:, 0] = v

@@ -278,6 +278,11 @@ class _Bars(torch.autograd.Function):
         ctx.p, ctx.values = p, values
         ctx.save_for_backward(points, pair_pos, ess_pos, edges)
         ctx.save_for_forward(points, pair_pos, ess_pos, edges)
+        # One value per finite bar: every birth is the constant 0 (H0 alone), and the deaths are the
+        # values in order, so the bars are laid out without indexing (and backward reads them back).
+        ctx.deaths_only = 2 * len(values) == len(pair_pos)
+        if ctx.deaths_only:
+            return torch.stack([values.new_zeros(len(values)), values], 1), values.new_zeros(len(ess_pos))
         return place(values, pair_pos, ess_pos)
 
     @staticmethod
@@ -303,9 +308,12 @@ class _Bars(torch.autograd.Function):
     def backward(ctx, grad_pairs, grad_births):
         points, pair_pos, ess_pos, edges = ctx.saved_tensors
         E = len(ctx.values)
-        grad = grad_pairs.new_zeros(E + 1).index_add(
-            0, torch.cat([pair_pos.reshape(-1), ess_pos]), torch.cat([grad_pairs.reshape(-1), grad_births])
-        )[1:]
+        if ctx.deaths_only:
+            grad = grad_pairs[:, 1]
+        else:
+            grad = grad_pairs.new_zeros(E + 1).index_add(
+                0, torch.cat([pair_pos.reshape(-1), ess_pos]), torch.cat([grad_pairs.reshape(-1), grad_births])
+            )[1:]
         x = points.reshape(-1, points.shape[-1])
         i, j = edges[:E], edges[E:]
         # One index_add over both ends of every edge (two calls cost twice as much on small rows).
