@@ -3,8 +3,10 @@
     python benchmarks/bench_lower_star.py [--rounds 11]
 
 Workloads: a triangulated grid of 100,352 triangles (225 x 225 vertices, random vertex values),
-and a batch of 1,000 random graphs of 10-40 vertices. Rows, interleaved round by round in a new
-random order each round, medians and paired ratios to ``gudhi-raw``:
+a batch of 1,000 random graphs of 10-40 vertices, and one random geometric graph of 100,000 points
+in the unit square (about 200,000 edges, random vertex values: about 19,000 finite H0 bars).
+Rows, interleaved round by round in a new random order each round, medians and paired ratios to
+``gudhi-raw``:
 
 - ``gudhi-raw``: the plain gudhi calls: a ``SimplexTree`` built with ``insert_batch`` (vertices, then
   the edges and triangles with the largest value of their vertices), ``compute_persistence``,
@@ -52,6 +54,16 @@ def graphs(seed: int = 0, count: int = 1000):
     return rng.standard_normal(off).astype(np.float32), np.concatenate(edges), np.concatenate(batch)
 
 
+def rgg(seed: int = 0, n: int = 100_000, degree: float = 4.0):
+    """One random geometric graph: points in the unit square joined closer than r, mean degree ``degree``."""
+    from scipy.spatial import cKDTree
+
+    rng = np.random.default_rng(seed)
+    pts = rng.random((n, 2))
+    edges = cKDTree(pts).query_pairs(np.sqrt(degree / (np.pi * n)), output_type="ndarray").astype(np.int64)
+    return rng.standard_normal(n).astype(np.float32), edges, None
+
+
 def gudhi_raw(f: np.ndarray, simplices: np.ndarray) -> tuple:
     import gudhi
 
@@ -84,7 +96,7 @@ def gudhi_raw_sorted(f: np.ndarray, simplices: np.ndarray) -> tuple:
 
 
 def rows(workload: str):
-    f_np, simplices, batch = mesh() if workload == "mesh" else graphs()
+    f_np, simplices, batch = {"mesh": mesh, "graphs": graphs, "rgg": rgg}[workload]()
     out = {
         "gudhi-raw": lambda: gudhi_raw(f_np, simplices),
         "gudhi-raw-sorted": lambda: gudhi_raw_sorted(f_np, simplices),
@@ -97,7 +109,7 @@ def rows(workload: str):
         cuts = np.searchsorted(gid[order], np.arange(batch[-1] + 2))
         parts = [(f_np[s:e], simplices[order[cuts[g]:cuts[g + 1]]] - s) for g, (s, e) in enumerate(zip(starts, ends))]
         out["gudhi-raw-loop"] = lambda: [gudhi_raw(a, b) for a, b in parts]
-    specs = ["auto", "gudhi"] + (["graph"] if batch is not None else [])
+    specs = ["auto", "gudhi"] + (["graph"] if simplices.shape[1] == 2 else [])
     for spec in specs:
         def step(spec=spec):
             f = torch.tensor(f_np, requires_grad=True)
@@ -113,7 +125,7 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=11)
     args = p.parse_args()
     torch.set_num_threads(1)
-    for workload in ("mesh", "graphs"):
+    for workload in ("mesh", "graphs", "rgg"):
         tools = rows(workload)
         for fn in tools.values():  # warm up: imports, first calls
             fn()
