@@ -97,6 +97,24 @@ def _persistence_call(x, spec: str, maxdim: int):
 
 
 @dataclass(frozen=True)
+class Target:
+    """A goal a workload's row should meet, checked and reported with every run.
+
+    One of: a time ratio (``row`` time / ``versus`` time at most ``max_ratio``; in the interleaved mode
+    the median over the rounds of the per-round ratio), a memory bound (``row``'s peak memory above its
+    start at most ``max_mb``, measured in a fresh process) or a time bound (``row``'s median step at
+    most ``max_s`` seconds).
+    """
+
+    row: str
+    text: str  # how the report states the goal, e.g. "<= 1.2x raw cripser"
+    versus: str | None = None
+    max_ratio: float | None = None
+    max_mb: float | None = None
+    max_s: float | None = None
+
+
+@dataclass(frozen=True)
 class Workload:
     """One benchmark workload: its data per size set, its loss, its reference and the rows it runs.
 
@@ -105,27 +123,61 @@ class Workload:
         title: one line for the report.
         maxdim: the largest homology dimension the loss uses.
         sizes: ``"smoke"`` / ``"small"`` / ``"full"`` -> the data shapes, in increasing order.
-        data: ``(rng, shape) -> float32 array``.
+        data: ``(rng, shape) -> float32 array``, or a tuple whose first item is the float32 array the
+            gradient flows to and whose other items are fixed inputs (a target, triangles, a batch vector).
         loss: ``per_dim -> scalar tensor``.
-        reference: ``x -> (diagrams, gradient)`` computed without difftda, or None (no checks).
-        input: the kind of input (``"points"``); a tool kind runs a workload only if it lists its input.
+        reference: ``data -> (diagrams, gradient)`` computed without difftda, or None (no checks).
+        input: the kind of input (``"points"``, ``"image"``, ...); a tool kind runs a workload only if it
+            lists its input.
         baseline: the row every ratio is taken against.
-        difftda_call: ``(x, spec, maxdim) -> Diagrams or a batch of them``, for the ``difftda:SPEC`` rows.
+        difftda_call: ``(x, spec, maxdim) -> Diagrams or a batch of them``, for the ``difftda:SPEC`` rows
+            of point workloads.
+        difftda_forward: for other inputs, ``(x, aux, spec) -> per_dim or a scalar loss tensor`` (``aux``:
+            the fixed items of the data); the spec is the workload's own (see ``difftda_rows``).
+        difftda_rows: the ``difftda:SPEC`` rows of the ``difftda`` group (None: every Rips backend).
+        spec_check: ``(spec, workload) -> why not, or None``: whether a ``difftda:SPEC`` row can run
+            (None: the spec must name a Rips backend).
+        filtration: the difftda filtration whose engines a spec names (None: the spec is not an engine).
+        targets: the goals the report checks.
+        rounds: at most this many interleaved rounds (slow workloads); None: as asked.
+        slow_s: the interleaved mode leaves out a row whose step takes longer.
+        memory: measure each row's peak memory in a fresh process in the interleaved mode too.
+        main_row: the row the summary compares with every other row.
+        labeler: ``shape -> column label``.
     """
 
     key: str
     title: str
     maxdim: int
     sizes: dict[str, tuple[tuple[int, ...], ...]]
-    data: Callable[[np.random.Generator, tuple[int, ...]], np.ndarray]
+    data: Callable[[np.random.Generator, tuple[int, ...]], Any]
     loss: Callable[[PerDim], Any]
-    reference: Callable[[np.ndarray], Reference] | None = None
+    reference: Callable[[Any], Reference] | None = None
     input: str = "points"
     baseline: str = "gph1"
     difftda_call: Callable[[Any, str, int], Any] = _persistence_call
+    difftda_forward: Callable[[Any, tuple, str], Any] | None = None
+    difftda_rows: tuple[str, ...] | None = None
+    spec_check: Callable[[str, Any], str | None] | None = None
+    filtration: str | None = "rips"
+    targets: tuple[Target, ...] = ()
+    rounds: int | None = None
+    slow_s: float = 1.0
+    memory: bool = False
+    main_row: str = "difftda:auto"
+    labeler: Callable[[tuple[int, ...]], str] | None = None
 
     def label(self, shape: tuple[int, ...]) -> str:
+        if self.labeler is not None:
+            return self.labeler(shape)
         return f"{shape[0]}x{shape[1]}" if len(shape) == 3 else f"n={shape[0]}"
+
+
+def split_data(data: Any) -> tuple[np.ndarray, tuple]:
+    """``(x, aux)``: the array the gradient flows to, and the fixed rest of a workload's data."""
+    if isinstance(data, tuple):
+        return data[0], tuple(data[1:])
+    return data, ()
 
 
 # --------------------------------------------------------------------------------------------
@@ -249,6 +301,213 @@ WORKLOADS: dict[str, Workload] = {
 }
 
 
+# --------------------------------------------------------------------------------------------
+# Workloads on other inputs: images (C1), segmentation batches (C2, C3), large clouds for the
+# Delaunay filtrations (A1, A2), meshes and graphs (L1)
+# --------------------------------------------------------------------------------------------
+
+def _uniform_image(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    return rng.random(shape).astype(np.float32)
+
+
+def _segmentation_batch(rng: np.random.Generator, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """``(pred, target)``: the target thresholds a smoothed noise field (blobs, loops, voids); the
+    prediction is ``0.5 * target + 0.5 * uniform noise`` (a network early in training)."""
+    from scipy.ndimage import gaussian_filter
+
+    field = np.stack([gaussian_filter(rng.standard_normal(shape[2:]), 2.0) for _ in range(shape[0])])
+    target = (field > 0.05).astype(np.float32)[:, None]
+    pred = 0.5 * target + 0.5 * rng.random(shape)
+    return pred.astype(np.float32), target
+
+
+def _uniform_cloud(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    return rng.random(shape).astype(np.float32)
+
+
+def _complex(rng: np.random.Generator, shape: tuple[int, ...]) -> tuple[np.ndarray, ...]:
+    """``(r, c)``: a triangulated ``r x c`` grid, triangles in random order, random vertex values:
+    ``(values, triangles)``. ``(count,)``: ``count`` random graphs of 10-40 vertices (a path plus
+    1.5 k random edges): ``(values, edges, batch)``."""
+    if len(shape) == 2:
+        r, c = shape
+        idx = np.arange(r * c).reshape(r, c)
+        a, b, cc, d = idx[:-1, :-1].ravel(), idx[:-1, 1:].ravel(), idx[1:, :-1].ravel(), idx[1:, 1:].ravel()
+        tris = np.concatenate([np.stack([a, b, d], 1), np.stack([a, cc, d], 1)])
+        return rng.standard_normal(r * c).astype(np.float32), tris[rng.permutation(len(tris))]
+    edges, batch, off = [], [], 0
+    for g in range(shape[0]):
+        k = int(rng.integers(10, 41))
+        e = rng.integers(0, k, (int(1.5 * k), 2))
+        path = np.stack([np.arange(k - 1), np.arange(1, k)], 1)
+        edges.append(np.concatenate([e, path]) + off)
+        batch.append(np.full(k, g))
+        off += k
+    return rng.standard_normal(off).astype(np.float32), np.concatenate(edges), np.concatenate(batch)
+
+
+def _complex_label(shape: tuple[int, ...]) -> str:
+    if len(shape) == 2:
+        return f"mesh {2 * (shape[0] - 1) * (shape[1] - 1)} tri"
+    return f"{shape[0]} graphs"
+
+
+def _total_persistence_all(per_dim: PerDim):
+    return sum((p[:, 1] - p[:, 0]).sum() for per in per_dim for p in per)
+
+
+def _sum_of_pairs(per_dim: PerDim):
+    return sum(p.sum() for per in per_dim for p in per)
+
+
+def _cubical_forward(x, aux: tuple, spec: str) -> PerDim:
+    import difftda
+
+    d = difftda.cubical_persistence(x, 1, spatial_dims=2, backend=spec)
+    return [[d[0].pairs], [d[1].pairs]]
+
+
+def _segmentation_forward(x, aux: tuple, spec: str):
+    import torch
+
+    import difftda
+
+    target = torch.from_numpy(aux[0])
+    sd = x.ndim - 2
+    if spec in ("hu", "hu:T", "hu:V"):
+        return difftda.losses.hu_topological_loss(x, target, maxdim=sd - 1, spatial_dims=sd,
+                                                  construction="V" if spec == "hu:V" else "T")
+    if spec == "bm":
+        return difftda.losses.betti_matching_loss(x, target, spatial_dims=sd)
+    raise ValueError(f"segmentation row {spec!r}: use hu, hu:V or bm")
+
+
+def _delaunay_forward(x, aux: tuple, spec: str) -> PerDim:
+    import difftda
+
+    kind, _, backend = spec.partition(":")
+    if kind == "rips":
+        d = difftda.persistence(x, maxdim=1, backend=backend or "auto")
+    else:
+        d = difftda.alpha_persistence(x, 1, kind=kind, backend=backend or "auto")
+    return [[d[0].pairs], [d[1].pairs]]
+
+
+def _lower_star_forward(x, aux: tuple, spec: str) -> PerDim:
+    import difftda
+
+    simplices, batch = aux[0], (aux[1] if len(aux) > 1 else None)
+    res = difftda.lower_star_persistence(x, simplices, 1, batch=batch, backend=spec)
+    d = res.cat() if batch is not None else res
+    return [[d[0].pairs], [d[1].pairs]]
+
+
+def _engine_check(filtration: str):
+    def check(spec: str, workload: Workload) -> str | None:
+        import difftda
+
+        try:
+            difftda.get_backend(spec, maxdim=workload.maxdim, filtration=filtration)
+        except (ImportError, ValueError, TypeError) as err:
+            return f"backend {spec!r}: {err}"
+        return None
+
+    return check
+
+
+def _spec_check(allowed: dict[str, str]):
+    """A check for workloads whose spec names a loss or a kind: ``allowed`` maps each spec to the
+    module it needs."""
+    def check(spec: str, workload: Workload) -> str | None:
+        head = spec if spec in allowed else spec.partition(":")[0]
+        if head not in allowed:
+            return f"{workload.key} rows are difftda:{', difftda:'.join(allowed)}; got {spec!r}"
+        if importlib.util.find_spec(allowed[head]) is None:
+            return f"{allowed[head]} is not installed"
+        return None
+
+    return check
+
+
+def cubical_reference(img: np.ndarray) -> Reference:
+    """Finite H0 and H1 of an image's T-construction sublevel filtration by raw cripser, and the
+    gradient of their total persistence: +1 at each death pixel, -1 at each birth pixel."""
+    import cripser
+
+    ph = cripser.compute_ph(np.ascontiguousarray(img, np.float64), filtration="T", maxdim=1)
+    ph = ph[np.isfinite(ph[:, 2]) & (ph[:, 2] > ph[:, 1])]
+    grad = np.zeros(img.shape)
+    b, d = ph[:, 3:5].astype(np.int64), ph[:, 6:8].astype(np.int64)
+    np.add.at(grad, (d[:, 0], d[:, 1]), 1.0)
+    np.add.at(grad, (b[:, 0], b[:, 1]), -1.0)
+    return [[ph[ph[:, 0] == k][:, 1:3] for k in (0, 1)]], grad
+
+
+def _shape_label(shape: tuple[int, ...]) -> str:
+    return "x".join(map(str, shape))
+
+
+def _cloud_label(shape: tuple[int, ...]) -> str:
+    return f"n={shape[0]} R^{shape[1]}"
+
+
+WORKLOADS.update({
+    "C1": Workload(
+        "C1", "one image, H0 + H1 total persistence (T construction, sublevel), uniform noise", 1,
+        {"smoke": ((16, 16),), "small": ((64, 64),), "full": ((256, 256),)},
+        _uniform_image, _h0_h1_total_persistence, cubical_reference, input="image", baseline="crip1",
+        difftda_forward=_cubical_forward, difftda_rows=("auto", "cripser", "gudhi"), filtration="cubical",
+        spec_check=_engine_check("cubical"),
+        targets=(Target("difftda:auto", "<= 1.2x raw cripser", "crip1", 1.2),
+                 Target("difftda:auto", "faster than oineus", "oin1", 1.0),
+                 Target("difftda:auto", "faster than torch-topological", "tt1", 1.0)),
+        rounds=11, slow_s=20.0, labeler=_shape_label),
+    "C2": Workload(
+        "C2", "segmentation losses on a batch, prediction = target + noise", 1,
+        {"smoke": ((2, 1, 16, 16),), "small": ((4, 1, 64, 64),), "full": ((8, 1, 128, 128),)},
+        _segmentation_batch, _h0_h1_total_persistence, input="seg-batch", baseline="tlhu1",
+        difftda_forward=_segmentation_forward, difftda_rows=("hu", "hu:V", "bm"), filtration=None,
+        spec_check=_spec_check({"hu": "difftda", "bm": "topolosses"}),
+        targets=(Target("difftda:hu", ">= 10x faster than topolosses HutopoLoss", "tlhu1", 0.1),
+                 Target("difftda:hu:V", ">= 10x faster than topolosses HutopoLoss (same complex)", "tlhu1", 0.1),
+                 Target("difftda:bm", "<= 1.2x topolosses BettiMatchingLoss", "tlbm1", 1.2)),
+        rounds=5, slow_s=60.0, memory=True, main_row="difftda:hu", labeler=_shape_label),
+    "C3": Workload(
+        "C3", "Hu's loss on volumes (H0, H1, H2), prediction = target + noise", 2,
+        {"smoke": ((1, 1, 8, 8, 8),), "small": ((2, 1, 32, 32, 32),), "full": ((2, 1, 64, 64, 64),)},
+        _segmentation_batch, _h0_h1_total_persistence, input="volume", baseline="difftda:hu",
+        difftda_forward=_segmentation_forward, difftda_rows=("hu",), filtration=None,
+        spec_check=_spec_check({"hu": "difftda"}),
+        targets=(Target("difftda:hu", "completes, peak memory < 2 GB", max_mb=2048.0),),
+        rounds=1, slow_s=120.0, memory=True, main_row="difftda:hu", labeler=_shape_label),
+    "A1": Workload(
+        "A1", "weak alpha and alpha, H0 + H1 total persistence, uniform points in the unit square / cube", 1,
+        {"smoke": ((200, 2), (200, 3)), "small": ((10000, 2), (10000, 3)),
+         "full": ((10000, 2), (10000, 3), (100000, 2), (100000, 3))},
+        _uniform_cloud, _total_persistence_all, input="cloud", baseline="araw1",
+        difftda_forward=_delaunay_forward, difftda_rows=("weak", "alpha"), filtration=None,
+        spec_check=_spec_check({"weak": "gph", "alpha": "gudhi"}),
+        targets=(Target("difftda:weak", "<= 1.2x raw scipy Delaunay + giotto-ph", "wraw1", 1.2),
+                 Target("difftda:alpha", "<= 1.2x raw gudhi AlphaComplex + pairs", "araw1", 1.2)),
+        rounds=3, slow_s=90.0, memory=True, main_row="difftda:alpha", labeler=_cloud_label),
+    "A2": Workload(
+        "A2", "A1's loss with Rips (H0 + H1) for contrast, uniform points in the unit square", 1,
+        {"smoke": ((100, 2),), "small": ((1000, 2),), "full": ((2000, 2), (4000, 2), (5000, 2))},
+        _uniform_cloud, _total_persistence_all, input="cloud", baseline="difftda:alpha",
+        difftda_forward=_delaunay_forward, difftda_rows=("rips", "weak", "alpha"), filtration=None,
+        spec_check=_spec_check({"rips": "gph", "weak": "gph", "alpha": "gudhi"}),
+        targets=(Target("difftda:rips", "a step within a minute", max_s=60.0),),
+        rounds=1, slow_s=60.0, memory=True, main_row="difftda:rips", labeler=_cloud_label),
+    "L1": Workload(
+        "L1", "lower-star H0 + H1 (sum of all finite pairs): a triangulated grid, a batch of graphs", 1,
+        {"smoke": ((10, 10), (20,)), "small": ((60, 60), (200,)), "full": ((225, 225), (1000,))},
+        _complex, _sum_of_pairs, input="complex", baseline="gls1",
+        difftda_forward=_lower_star_forward, difftda_rows=("auto", "gudhi", "graph"), filtration="lower_star",
+        spec_check=_engine_check("lower_star"),
+        targets=(Target("difftda:auto", "<= 1.2x raw gudhi", "gls1", 1.2),),
+        rounds=7, slow_s=20.0, labeler=_complex_label),
+})
+
 def make_data(workload: str, shape: tuple[int, ...]) -> np.ndarray:
     """The float32 input of ``workload`` at ``shape``; the same array on every call (fixed seed).
 
@@ -284,10 +543,14 @@ class ToolKind:
 
     Exactly one of ``raw`` and ``forward`` is set:
 
-    - ``raw(tool, workload, x_np) -> (step, outputs)``: ``step()`` is the timed call, ``outputs()``
-      returns ``(per-cloud per-dim numpy diagrams, None)``; no gradient.
-    - ``forward(tool, workload, x) -> f``: ``f()`` returns ``per_dim`` (tensors with a graph to the leaf
-      ``x``); the harness adds the workload's loss and the backward pass.
+    - ``raw(tool, workload, data) -> (step, outputs)``: ``step()`` is the timed call, ``outputs()``
+      returns ``(per-cloud per-dim numpy diagrams, None)`` (or ``(None, None)``: no check); no gradient.
+      ``data`` is the workload's data as its maker returned it.
+    - ``forward(tool, workload, x, aux) -> f``: ``f()`` returns ``per_dim`` (tensors with a graph to
+      the leaf ``x``; the harness adds the workload's loss) or a scalar loss tensor; the harness adds
+      the backward pass. ``aux``: the fixed rest of the workload's data (see :func:`split_data`).
+
+    A kind with ``threaded=False`` has one row, ``<prefix>1``.
     """
 
     prefix: str
@@ -295,9 +558,11 @@ class ToolKind:
     package: str  # the distribution name: the "not installed" note and the versions line
     inputs: tuple[str, ...] = ("points",)
     max_maxdim: int | None = None
-    raw: Callable[[Tool, Workload, np.ndarray], tuple[Callable[[], None], Callable[[], Any]]] | None = None
-    forward: Callable[[Tool, Workload, Any], Callable[[], PerDim]] | None = None
-    group: str = "peers"  # "peers", or "gph" for the reference engine
+    raw: Callable[[Tool, Workload, Any], tuple[Callable[[], None], Callable[[], Any]]] | None = None
+    forward: Callable[[Tool, Workload, Any, tuple], Callable[[], Any]] | None = None
+    group: str = "peers"  # "peers"; "raw" for a raw engine; "gph" for the Rips reference engine
+    threaded: bool = True
+    title: str = ""  # what the row is, for the report
 
 
 def _gph_raw(tool: Tool, workload: Workload, x_np: np.ndarray):
@@ -318,7 +583,9 @@ def _gph_raw(tool: Tool, workload: Workload, x_np: np.ndarray):
     return step, outputs
 
 
-def _tt_forward(tool: Tool, workload: Workload, x):
+def _tt_forward(tool: Tool, workload: Workload, x, aux: tuple = ()):
+    if workload.input == "image":
+        return _tt_image_forward(tool, workload, x, aux)
     from torch_topological.nn import VietorisRipsComplex
 
     md = workload.maxdim
@@ -332,7 +599,9 @@ def _tt_forward(tool: Tool, workload: Workload, x):
     return forward
 
 
-def _oin_forward(tool: Tool, workload: Workload, x):
+def _oin_forward(tool: Tool, workload: Workload, x, aux: tuple = ()):
+    if workload.input == "image":
+        return _oin_image_forward(tool, workload, x, aux)
     import oineus.diff as od
     import torch
 
@@ -356,7 +625,7 @@ def _oin_forward(tool: Tool, workload: Workload, x):
     return forward
 
 
-def _p0_forward(tool: Tool, workload: Workload, x):
+def _p0_forward(tool: Tool, workload: Workload, x, aux: tuple = ()):
     # persist0's Rust kernel runs the clouds of a batch on a rayon pool, sized once per process from
     # RAYON_NUM_THREADS at its first call. A per-process run gets the row's K; in the interleaved mode
     # the first persist0 row set up sizes the pool of every persist0 row. A RAYON_NUM_THREADS already
@@ -376,15 +645,207 @@ def _p0_forward(tool: Tool, workload: Workload, x):
     return forward
 
 
+def _images(x):
+    """The images of an image workload's input, as a list (one 2-D image, or a stack)."""
+    return [x] if x.ndim == 2 else list(x)
+
+
+def _cripser_raw(tool: Tool, workload: Workload, data):
+    import cripser
+
+    imgs = [np.ascontiguousarray(im, dtype=np.float64) for im in _images(split_data(data)[0])]
+    last: list[Any] = []
+
+    def step():
+        last[:] = [cripser.compute_ph(im, filtration="T", maxdim=1) for im in imgs]
+
+    def outputs():
+        fin = [ph[np.isfinite(ph[:, 2])] for ph in last]
+        return [[ph[ph[:, 0] == k][:, 1:3] for k in (0, 1)] for ph in fin], None
+
+    return step, outputs
+
+
+def _gudhi_cubical_raw(tool: Tool, workload: Workload, data):
+    import gudhi
+
+    imgs = [np.ascontiguousarray(im, dtype=np.float64) for im in _images(split_data(data)[0])]
+    last: list[Any] = []
+
+    def step():
+        last.clear()
+        for im in imgs:
+            cc = gudhi.CubicalComplex(top_dimensional_cells=im)
+            cc.compute_persistence(homology_coeff_field=2)
+            cc.cofaces_of_persistence_pairs()  # the critical cells, as a differentiable wrapper needs
+            last.append(cc)
+
+    def outputs():
+        dg = [[c.persistence_intervals_in_dimension(k) for k in (0, 1)] for c in last]
+        return [[d[np.isfinite(d[:, 1])] for d in per] for per in dg], None
+
+    return step, outputs
+
+
+def _weak_raw(tool: Tool, workload: Workload, data):
+    """Weak alpha without torch: scipy Delaunay, its unique edges, giotto-ph on the sparse lengths."""
+    from gph import ripser_parallel
+    from scipy.sparse import coo_matrix
+    from scipy.spatial import Delaunay
+
+    p = split_data(data)[0].astype(np.float64)
+
+    def step():
+        s = Delaunay(p).simplices
+        k = s.shape[1]
+        e = np.sort(np.concatenate([s[:, [i, j]] for i in range(k) for j in range(i + 1, k)]), axis=1)
+        n = len(p)
+        code = np.unique(e[:, 0].astype(np.int64) * n + e[:, 1])
+        i, j = code // n, code % n
+        length = np.linalg.norm(p[i] - p[j], axis=1)
+        ripser_parallel(coo_matrix((length, (i, j)), shape=(n, n)), maxdim=1, metric="precomputed",
+                        return_generators=True, n_threads=tool.threads)
+
+    return step, lambda: (None, None)
+
+
+def _alpha_raw(tool: Tool, workload: Workload, data):
+    """Alpha without torch: gudhi ``AlphaComplex`` (pruned to triangles in R^3), persistence and pairs."""
+    import gudhi
+
+    p = split_data(data)[0].astype(np.float64)
+
+    def step():
+        st = gudhi.AlphaComplex(points=p).create_simplex_tree()
+        if st.dimension() > 2:
+            st.prune_above_dimension(2)
+        st.compute_persistence()
+        st.persistence_pairs()
+
+    return step, lambda: (None, None)
+
+
+def _lower_star_raw(tool: Tool, workload: Workload, data):
+    """Lower-star without torch: one gudhi ``SimplexTree`` (vertices, then edges and triangles valued by
+    their largest vertex; one tree for a whole batch of graphs), persistence, the critical vertices."""
+    import gudhi
+
+    f, simplices = data[0].astype(np.float64), data[1]
+
+    def step():
+        st = gudhi.SimplexTree()
+        st.insert_batch(np.arange(len(f))[None, :], f)
+        if simplices.shape[1] == 3:
+            e = np.concatenate([simplices[:, [0, 1]], simplices[:, [0, 2]], simplices[:, [1, 2]]])
+            st.insert_batch(e.T, f[e].max(1))
+        st.insert_batch(simplices.T, f[simplices].max(1))
+        st.compute_persistence(persistence_dim_max=simplices.shape[1] == 2)
+        st.lower_star_persistence_generators()
+
+    return step, lambda: (None, None)
+
+
+def _cripser_torch_forward(tool: Tool, workload: Workload, x, aux: tuple):
+    import cripser
+    import torch
+
+    def forward():
+        per: PerDim = [[], []]
+        for im in _images(x):
+            ph = cripser.compute_ph_torch(im, filtration="T", maxdim=1)
+            fin = torch.isfinite(ph[:, 2])
+            for k in (0, 1):
+                per[k].append(ph[fin & (ph[:, 0] == k)][:, 1:3])
+        return per
+
+    return forward
+
+
+def _tt_image_forward(tool: Tool, workload: Workload, x, aux: tuple):
+    import torch
+    from torch_topological.nn import CubicalComplex
+
+    cubical = CubicalComplex(dim=2)
+
+    def forward():
+        info = cubical(x)
+        pairs = [info[k].diagram for k in (0, 1)]
+        return [[p[torch.isfinite(p).all(1)]] for p in pairs]
+
+    return forward
+
+
+def _oin_image_forward(tool: Tool, workload: Workload, x, aux: tuple):
+    import oineus.diff as od
+
+    def forward():
+        d = od.persistence_diagram(od.cube_filtration(x.double(), values_on="cells"))
+        return [[d[k] if k in d else x.new_zeros(0, 2)] for k in (0, 1)]
+
+    return forward
+
+
+def _topolosses_classes():
+    """topolosses' two losses without the rest of the package: it imports OpenCV and torchvision for
+    losses not measured here; where they are absent, empty stand-ins take their place."""
+    import types
+
+    for name in ("cv2", "torchvision"):
+        if name not in sys.modules and importlib.util.find_spec(name) is None:
+            sys.modules[name] = types.ModuleType(name)
+    from topolosses.losses.betti_matching.src.betti_matching_loss import BettiMatchingLoss
+    from topolosses.losses.hutopo.src.hutopo_loss import HutopoLoss
+
+    return HutopoLoss, BettiMatchingLoss
+
+
+def _topolosses_forward(tool: Tool, workload: Workload, x, aux: tuple):
+    import warnings
+
+    import torch
+
+    hu, bm = _topolosses_classes()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        crit = (hu if tool.kind == "tlhu" else bm)(use_base_loss=False, alpha=1.0)
+    target = torch.from_numpy(aux[0])
+
+    def forward():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return crit(x, target)
+
+    return forward
+
+
 #: Every tool kind other than difftda, by row prefix.
 TOOL_KINDS: dict[str, ToolKind] = {
-    "gph": ToolKind("gph", "gph", "giotto-ph", raw=_gph_raw, group="gph"),
-    "tt": ToolKind("tt", "torch_topological", "torch-topological", forward=_tt_forward),
-    "oin": ToolKind("oin", "oineus", "oineus", forward=_oin_forward),
-    "pers": ToolKind("pers", "persist0", "persist0-tda", max_maxdim=0, forward=_p0_forward),
+    "gph": ToolKind("gph", "gph", "giotto-ph", raw=_gph_raw, group="gph", title="raw giotto-ph ripser_parallel"),
+    "tt": ToolKind("tt", "torch_topological", "torch-topological", inputs=("points", "image"), forward=_tt_forward,
+                   title="torch-topological VietorisRipsComplex / CubicalComplex"),
+    "oin": ToolKind("oin", "oineus", "oineus", inputs=("points", "image"), forward=_oin_forward,
+                    title="oineus.diff vr_filtration / cube_filtration"),
+    "pers": ToolKind("pers", "persist0", "persist0-tda", max_maxdim=0, forward=_p0_forward,
+                     title="persist0-tda h0_persistence"),
+    "crip": ToolKind("crip", "cripser", "cripser", inputs=("image",), raw=_cripser_raw, group="raw",
+                     threaded=False, title="raw cripser compute_ph"),
+    "gcub": ToolKind("gcub", "gudhi", "gudhi", inputs=("image",), raw=_gudhi_cubical_raw, group="raw",
+                     threaded=False, title="raw gudhi CubicalComplex"),
+    "cript": ToolKind("cript", "cripser", "cripser", inputs=("image",), forward=_cripser_torch_forward,
+                      threaded=False, title="cripser compute_ph_torch"),
+    "tlhu": ToolKind("tlhu", "topolosses", "topolosses", inputs=("seg-batch",), forward=_topolosses_forward,
+                     threaded=False, title="topolosses HutopoLoss"),
+    "tlbm": ToolKind("tlbm", "topolosses", "topolosses", inputs=("seg-batch",), forward=_topolosses_forward,
+                     threaded=False, title="topolosses BettiMatchingLoss"),
+    "wraw": ToolKind("wraw", "gph", "giotto-ph", inputs=("cloud",), raw=_weak_raw, group="raw", threaded=False,
+                     title="raw scipy Delaunay + giotto-ph"),
+    "araw": ToolKind("araw", "gudhi", "gudhi", inputs=("cloud",), raw=_alpha_raw, group="raw", threaded=False,
+                     title="raw gudhi AlphaComplex + pairs"),
+    "gls": ToolKind("gls", "gudhi", "gudhi", inputs=("complex",), raw=_lower_star_raw, group="raw",
+                    threaded=False, title="raw gudhi SimplexTree lower-star"),
 }
 
-_GROUPS = ("all", "gph", "difftda", "peers")
+_GROUPS = ("all", "gph", "raw", "difftda", "peers")
 
 
 def parse_tool(key: str) -> Tool:
@@ -421,35 +882,52 @@ def _difftda_backends() -> list[tuple[str, int | None]]:
     return [(name, difftda.get_backend(name).max_maxdim) for name in difftda.list_backends()]
 
 
-def default_tools(threads: list[int], group: str = "all") -> list[str]:
+def default_tools(threads: list[int], group: str = "all", workload: Workload | None = None) -> list[str]:
     """The row keys of a tool group for the thread counts ``threads`` (1 is always included).
 
-    Groups: ``all``, ``difftda``, ``peers`` (every kind in the peers group), ``gph``, or a kind's prefix.
+    Groups: ``all``, ``gph``, ``raw`` (the raw engines of the other inputs), ``difftda``, ``peers``
+    (every kind in the peers group), or a kind's prefix. With ``workload``, only the kinds that take
+    its input and its own ``difftda`` rows.
 
     Example:
         >>> default_tools([2], "gph")
         ['gph1', 'gph2']
+        >>> default_tools([2], "all", WORKLOADS["C2"])
+        ['difftda:hu', 'difftda:hu:V', 'difftda:bm', 'tlhu1', 'tlbm1']
     """
     ks = [1] + sorted({k for k in threads if k > 1})
+
+    def rows(prefix: str, kind: ToolKind) -> list[str]:
+        if workload is not None and workload.input not in kind.inputs:
+            return []
+        threaded = kind.threaded and (workload is None or workload.input == "points")
+        return [f"{prefix}{k}" for k in (ks if threaded else [1])]
+
     out: list[str] = []
-    for prefix, kind in TOOL_KINDS.items():
-        if kind.group == "gph" and group in ("all", "gph", prefix):
-            out += [f"{prefix}{k}" for k in ks]
+    for g in ("gph", "raw"):
+        for prefix, kind in TOOL_KINDS.items():
+            if kind.group == g and group in ("all", g, prefix):
+                out += rows(prefix, kind)
     if group in ("all", "difftda"):
-        names = [n for n, _ in _difftda_backends()]
-        out += ["difftda:auto"] + [f"difftda:{n}" for n in names]
-        if "giotto" in names:
-            out += [f"difftda:giotto:n_threads={k}" for k in ks if k > 1]
+        if workload is not None and workload.difftda_rows is not None:
+            out += [f"difftda:{spec}" for spec in workload.difftda_rows]
+        else:
+            names = [n for n, _ in _difftda_backends()]
+            out += ["difftda:auto"] + [f"difftda:{n}" for n in names]
+            if "giotto" in names:
+                out += [f"difftda:giotto:n_threads={k}" for k in ks if k > 1]
     for prefix, kind in TOOL_KINDS.items():
         if kind.group == "peers" and group in ("all", "peers", prefix):
-            out += [f"{prefix}{k}" for k in ks]
+            out += rows(prefix, kind)
     return out
 
 
-def expand_tools(spec: str, threads: list[int]) -> list[str]:
+def expand_tools(spec: str | list[str], threads: list[int], workload: Workload | None = None) -> list[str]:
+    """Comma-separated row keys and groups -> row keys (groups expanded for ``workload`` if given)."""
+    items = spec.split(",") if isinstance(spec, str) else spec
     out: list[str] = []
-    for item in filter(None, (s.strip() for s in spec.split(","))):
-        keys = default_tools(threads, item) if item in _GROUPS or item in TOOL_KINDS else [item]
+    for item in filter(None, (s.strip() for s in items)):
+        keys = default_tools(threads, item, workload) if item in _GROUPS or item in TOOL_KINDS else [item]
         for k in keys:
             parse_tool(k)
             if k not in out:
@@ -457,11 +935,24 @@ def expand_tools(spec: str, threads: list[int]) -> list[str]:
     return out
 
 
+def _rows_for(workload: Workload, tools: list[str] | None, threads: list[int]) -> list[Tool]:
+    """The rows of one workload: its baseline first, then ``tools`` (keys or groups; None: all)."""
+    keys = expand_tools(tools if tools is not None else ["all"], threads, workload)
+    parsed = [parse_tool(k) for k in keys]
+    if not any(t.key == workload.baseline for t in parsed):
+        parsed.insert(0, parse_tool(workload.baseline))
+    else:
+        parsed.sort(key=lambda t: t.key != workload.baseline)
+    return parsed
+
+
 def _tool_unavailable(tool: Tool, workload: Workload) -> str | None:
     """Why ``tool`` cannot run ``workload`` here, or None."""
     if tool.kind == "difftda":
         if importlib.util.find_spec("difftda") is None:
             return "difftda is not installed"
+        if workload.spec_check is not None:
+            return workload.spec_check(tool.spec, workload)
         import difftda
 
         try:
@@ -496,18 +987,24 @@ def _emit(**msg: Any) -> None:
     sys.stdout.flush()
 
 
-def _make_step(tool: Tool, workload: Workload, x_np: np.ndarray):
+def _make_step(tool: Tool, workload: Workload, data: Any):
     """``(step, outputs)``: one timed step, and the last step's (diagrams, gradient) as numpy."""
     md = workload.maxdim
     if tool.raw:
-        return TOOL_KINDS[tool.kind].raw(tool, workload, x_np)
+        return TOOL_KINDS[tool.kind].raw(tool, workload, data)
 
     import torch
 
+    x_np, aux = split_data(data)
     torch.set_num_threads(tool.threads)
     x = torch.tensor(x_np, requires_grad=True)
     state: dict[str, Any] = {}
-    if tool.kind == "difftda":
+    if tool.kind == "difftda" and workload.difftda_forward is not None:
+        spec = tool.spec
+
+        def forward():
+            return workload.difftda_forward(x, aux, spec)
+    elif tool.kind == "difftda":
         spec = tool.spec
         batched = x_np.ndim == 3 and workload.input == "points"
 
@@ -520,21 +1017,103 @@ def _make_step(tool: Tool, workload: Workload, x_np: np.ndarray):
             out = out if batched else [out]
             return [[d[k].pairs for d in out] for k in range(md + 1)]
     else:
-        forward = TOOL_KINDS[tool.kind].forward(tool, workload, x)
+        forward = TOOL_KINDS[tool.kind].forward(tool, workload, x, aux)
 
     def step():
         x.grad = None
         per_dim = forward()
-        workload.loss(per_dim).backward()
+        loss = per_dim if isinstance(per_dim, torch.Tensor) else workload.loss(per_dim)
+        loss.backward()
         state["per_dim"] = per_dim
 
     def outputs():
         per_dim = state["per_cloud"]() if "per_cloud" in state else state["per_dim"]
+        grad = x.grad.detach().cpu().double().numpy()
+        if isinstance(per_dim, torch.Tensor):  # a loss: no diagrams to check
+            return None, grad
         n_clouds = len(per_dim[0])
         dg = [[per_dim[k][b].detach().cpu().double().numpy() for k in range(md + 1)] for b in range(n_clouds)]
-        return dg, x.grad.detach().cpu().double().numpy()
+        return dg, grad
 
     return step, outputs
+
+
+def _tiny_data(workload: Workload, shape: tuple[int, ...]) -> Any:
+    """A tiny input of the workload's kind: one call on it loads what a tool imports lazily."""
+    if workload.input == "points":
+        return make_data(workload.key, (2, 8, shape[-1]) if len(shape) == 3 else (8, shape[-1]))
+    return make_data(workload.key, workload.sizes["smoke"][0])
+
+
+def _rss_now_mb() -> float:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * resource.getpagesize() / 2**20
+
+
+def _hwm_mb() -> float | None:
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def _probe(job: dict[str, Any]) -> int:
+    """Subprocess: one step of one row at one size; prints its time and its peak RSS above the RSS
+    just before the call (imports, data and a call on a tiny input come first)."""
+    workload = WORKLOADS[job["workload"]]
+    tool = parse_tool(job["tool"])
+    shape = tuple(job["shape"])
+    _make_step(tool, workload, _tiny_data(workload, shape))[0]()
+    step = _make_step(tool, workload, make_data(workload.key, shape))[0]
+    gc.collect()
+    before = _rss_now_mb()
+    try:  # Linux: reset the high-water mark, so that VmHWM becomes this call's own peak
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+        reset = (_hwm_mb() or 1e12) <= before + 1.0
+    except OSError:
+        reset = False
+    hwm0 = _hwm_mb()
+    peak = [before]
+    done = threading.Event()
+
+    def sample() -> None:  # without the reset, sample the RSS (only while the call releases the GIL)
+        while not done.wait(0.002):
+            peak[0] = max(peak[0], _rss_now_mb())
+
+    watcher = threading.Thread(target=sample, daemon=True)
+    watcher.start()
+    t0 = time.perf_counter()
+    step()
+    seconds = time.perf_counter() - t0
+    done.set()
+    watcher.join()
+    hwm = _hwm_mb()
+    if hwm is not None and (reset or (hwm0 is not None and hwm > hwm0)):
+        peak[0] = max(peak[0], hwm)
+    _emit(ev="probe", seconds=seconds, peak_mb=peak[0] - before, peak_total_mb=peak[0], exact=reset)
+    return 0
+
+
+def measure_peak(workload: Workload, tool: Tool, shape: tuple[int, ...], time_limit: float = 600.0
+                 ) -> dict[str, Any]:
+    """Peak memory of one step of ``tool`` at ``shape``, in a fresh process: ``{"peak_mb": ...}``
+    (the increase over the RSS before the call) or ``{"error": ...}``."""
+    job = {"workload": workload.key, "tool": tool.key, "shape": list(shape)}
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--probe", json.dumps(job)]
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=time_limit)
+    except subprocess.TimeoutExpired:
+        return {"error": f"over {time_limit:g} s"}
+    for line in reversed(out.stdout.splitlines()):
+        if line.startswith("{"):
+            return json.loads(line)
+    tail = " | ".join(out.stderr.strip().splitlines()[-2:])
+    return {"error": f"exit {out.returncode}: {tail}"[:300]}
 
 
 def _repetitions(t_first: float) -> int:
@@ -551,9 +1130,8 @@ def _worker(job: dict[str, Any]) -> int:
     reps_override = job.get("reps")
     # One untimed call on a tiny input first, so that packages a tool loads lazily (a backend's engine,
     # scipy.sparse, ...) count as imports and not as the memory of the first real size.
-    tiny = (2, 8, shapes[0][-1]) if len(shapes[0]) == 3 else (8, shapes[0][-1])
     try:
-        _make_step(tool, workload, make_data(workload.key, tiny))[0]()
+        _make_step(tool, workload, _tiny_data(workload, shapes[0]))[0]()
     except Exception:  # noqa: BLE001 - the real sizes report the error
         pass
     data = {s: make_data(workload.key, s) for s in shapes}
@@ -590,7 +1168,7 @@ def _worker(job: dict[str, Any]) -> int:
             dg, grad = outputs()
             path = out_dir / f"{workload.key}_{re.sub(r'[^A-Za-z0-9]+', '_', tool.key)}_{label.replace('=', '')}.npz"
             arrays = {f"c{b}_h{k}": np.asarray(dg[b][k], np.float64).reshape(-1, 2)
-                      for b in range(len(dg)) for k in range(workload.maxdim + 1)}
+                      for b in range(len(dg)) for k in range(workload.maxdim + 1)} if dg is not None else {}
             if grad is not None:
                 arrays["grad"] = grad
             np.savez(path, **arrays)
@@ -637,7 +1215,7 @@ def compare(ref: tuple[list[list[np.ndarray]], np.ndarray], got: dict[str, np.nd
             if len(a) != len(g):
                 mismatch.append(f"cloud {b} H{k}: {len(g)} bars, reference {len(a)}")
                 continue
-            if k == 0:
+            if k == 0 and not np.any(a[:, 0]):  # Rips H0: births 0, deaths compared as a sorted list
                 dev = max(dev, float(np.abs(np.sort(a[:, 1]) - np.sort(g[:, 1])).max(initial=0.0)),
                           float(np.abs(g[:, 0]).max(initial=0.0)))
             else:
@@ -815,11 +1393,8 @@ def run_benchmark(workloads: list[str], sizes: str = "full", tools: list[str] | 
             raise ValueError(f"unknown workload {w!r}; choose from {', '.join(WORKLOADS)}")
     if sizes not in ("smoke", "small", "full"):
         raise ValueError(f"sizes must be 'smoke', 'small' or 'full'; got {sizes!r}")
-    keys = tools if tools is not None else default_tools(threads)
-    parsed = [parse_tool(k) for k in keys]
-    for base in dict.fromkeys(WORKLOADS[w].baseline for w in workloads):  # the references of the ratios
-        if not any(t.key == base for t in parsed):
-            parsed.insert(0, parse_tool(base))
+    rows = {w: _rows_for(WORKLOADS[w], tools, threads) for w in workloads}
+    parsed = list({t.key: t for r in rows.values() for t in r}.values())
     notes: list[str] = []
     cells: list[Cell] = []
     t_start = time.time()
@@ -831,7 +1406,7 @@ def run_benchmark(workloads: list[str], sizes: str = "full", tools: list[str] | 
             labels = [w.label(s) for s in shapes]
             log(f"{wk}: {w.title}")
             by_key: dict[str, list[Cell]] = {}
-            for tool in parsed:
+            for tool in rows[wk]:
                 why = _tool_unavailable(tool, w)
                 if why:
                     note = f"{tool.key} skipped for {wk}: {why}"
@@ -852,10 +1427,12 @@ def run_benchmark(workloads: list[str], sizes: str = "full", tools: list[str] | 
                 cells += row
             if check and w.reference is not None and _tool_unavailable(parse_tool(w.baseline), w) is None:
                 for s in shapes:
-                    ref = reference(w, s)
+                    ref = w.reference(make_data(wk, s))
                     for c in cells:
                         if c.workload == wk and c.size == w.label(s) and c.status == "ok":
                             got = dict(np.load(c.check["out"]))
+                            if "c0_h0" not in got:
+                                continue
                             c.check.update(compare(ref, got, w.maxdim, not parse_tool(c.tool).raw))
             for c in cells:
                 c.check.pop("out", None)
@@ -867,19 +1444,22 @@ def run_benchmark(workloads: list[str], sizes: str = "full", tools: list[str] | 
 
 
 def run_interleaved(workloads: list[str], sizes: str = "full", tools: list[str] | None = None,
-                    threads: list[int] | None = None, rounds: int = 21, slow_s: float = 1.0,
-                    log=None) -> dict[str, Any]:
+                    threads: list[int] | None = None, rounds: int = 21, slow_s: float | None = None,
+                    memory: bool = True, log=None) -> dict[str, Any]:
     """Time the tools in one process, one step of each in turn, round after round.
 
     The per-process mode gives each tool its own memory peak but times the tools minutes apart, so a
     change of load on a shared machine lands on some rows and not on others. Here every round runs
-    one step of every tool back to back (in a new random order each round), so a ratio to ``gph1`` is taken
-    within a round, and the reported ratio is the median over the rounds: slow drifts of the load
-    cancel out. No memory column (the tools share the process) and no time limit: a tool whose
-    warm-up step takes longer than ``slow_s`` seconds is left out with a note.
+    one step of every tool back to back (in a new random order each round), so a ratio to the
+    workload's baseline is taken within a round, and the reported ratio is the median over the rounds:
+    slow drifts of the load cancel out. A slow workload runs at most its ``rounds`` rounds. A tool
+    whose warm-up step takes longer than ``slow_s`` seconds (default: the workload's ``slow_s``) is
+    left out of the rounds, and so is a tool whose step raises: both get a cell with the reason.
+    With ``memory``, each row of a workload marked ``memory`` runs once more in a fresh process that
+    measures its peak memory (:func:`measure_peak`).
 
     Returns a dict like :func:`run_benchmark`'s, with ``"mode": "interleaved"``; each cell has the
-    per-round times and ``ratio`` (the median of the per-round ratios to ``gph1``).
+    per-round times and ``ratio`` (the median of the per-round ratios to the baseline).
     """
     import torch
 
@@ -892,41 +1472,53 @@ def run_interleaved(workloads: list[str], sizes: str = "full", tools: list[str] 
     for w in workloads:
         if w not in WORKLOADS:
             raise ValueError(f"unknown workload {w!r}; choose from {', '.join(WORKLOADS)}")
-    keys = tools if tools is not None else default_tools(threads)
-    parsed = [parse_tool(k) for k in keys]
-    for base in dict.fromkeys(WORKLOADS[w].baseline for w in workloads):
-        if not any(t.key == base for t in parsed):
-            parsed.insert(0, parse_tool(base))
+    rows = {w: _rows_for(WORKLOADS[w], tools, threads) for w in workloads}
+    parsed = list({t.key: t for r in rows.values() for t in r}.values())
     notes: list[str] = []
     cells: list[dict[str, Any]] = []
+    used_rounds: dict[str, int] = {}
     t_start = time.time()
     load_start = os.getloadavg() if hasattr(os, "getloadavg") else None
     for wk in workloads:
         w = WORKLOADS[wk]
-        log(f"{wk}: {w.title}")
+        n_rounds = min(rounds, w.rounds) if w.rounds else rounds
+        limit = w.slow_s if slow_s is None else slow_s
+        used_rounds[wk] = n_rounds
+        log(f"{wk}: {w.title} ({n_rounds} rounds)")
         for shape in w.sizes[sizes]:
             label = w.label(shape)
-            x = make_data(wk, shape)
+            data = make_data(wk, shape)
             steps: dict[str, tuple[Tool, Any]] = {}
-            for tool in parsed:
+            for tool in rows[wk]:
                 why = _tool_unavailable(tool, w)
-                if why is None:
-                    torch.set_num_threads(tool.threads)
-                    try:
-                        step = _make_step(tool, w, x)[0]
-                        step()  # the first call also pays for lazy imports: not timed
-                        t0 = time.perf_counter()
-                        step()
-                        if time.perf_counter() - t0 > slow_s:
-                            why = f"a step takes over {slow_s:g} s: left out of the interleaved rounds"
-                        else:
-                            steps[tool.key] = (tool, step)
-                    except Exception as err:  # noqa: BLE001 - the row is left out, the others go on
-                        why = f"error: {type(err).__name__}: {err}"[:300]
                 if why is not None:
                     note = f"{tool.key} skipped for {wk} {label}: {why}"
                     notes.append(note)
                     log(f"  {note}")
+                    continue
+                torch.set_num_threads(tool.threads)
+                status = "ok"
+                try:
+                    step = _make_step(tool, w, data)[0]
+                    t0 = time.perf_counter()
+                    step()  # the first call also pays for lazy imports
+                    t_first = time.perf_counter() - t0
+                    if t_first < limit:  # a second, timed warm-up call when the first one was not slow
+                        t0 = time.perf_counter()
+                        step()
+                        t_first = time.perf_counter() - t0
+                    if t_first > limit:
+                        status, why = "slow", f"a step takes over {limit:g} s ({t_first:.0f} s): left out of the rounds"
+                    else:
+                        steps[tool.key] = (tool, step)
+                except Exception as err:  # noqa: BLE001 - the row is left out, the others go on
+                    text = " ".join(ln.strip() for ln in str(err).strip().splitlines()[:3])
+                    status, why = "error", f"{type(err).__name__}: {text}"[:300]
+                if status != "ok":
+                    cells.append({"workload": wk, "tool": tool.key, "size": label, "status": status, "note": why,
+                                  "times_ms": [], "median_ms": None, "ratio": None})
+                    notes.append(f"{tool.key} {wk} {label}: {why}")
+                    log(f"  {tool.key} {wk} {label}: {why}")
             times: dict[str, list[float]] = {k: [] for k in steps}
             order = list(steps)
             rng = np.random.default_rng(0)
@@ -935,7 +1527,7 @@ def run_interleaved(workloads: list[str], sizes: str = "full", tools: list[str] 
             gc.collect()
             gc.disable()
             try:
-                for _ in range(rounds):
+                for _ in range(n_rounds):
                     # A fresh order every round: each tool follows every other one about equally
                     # often (a step after a two-thread tool can run slower while its threads wind down).
                     for k in rng.permutation(order):
@@ -946,13 +1538,21 @@ def run_interleaved(workloads: list[str], sizes: str = "full", tools: list[str] 
                         times[k].append((time.perf_counter() - t0) * 1e3)
             finally:
                 gc.enable()
+            steps.clear()
+            gc.collect()
             ref = times.get(w.baseline)
             for k, t in times.items():
                 ratio = float(np.median(np.asarray(t) / np.asarray(ref))) if ref else None
-                cells.append({"workload": wk, "tool": k, "size": label, "status": "ok", "times_ms": t,
-                              "median_ms": float(np.median(t)), "ratio": ratio})
-                log(f"  {wk} {k:>32} {label:>8}: {np.median(t):9.3f} ms" + (f"  {ratio:.3f}x" if ratio else ""))
-    return _result(t_start, load_start, workloads, sizes, threads, parsed, {"rounds": rounds}) | {
+                cell = {"workload": wk, "tool": k, "size": label, "status": "ok", "times_ms": t,
+                        "median_ms": float(np.median(t)), "ratio": ratio}
+                if memory and w.memory:
+                    cell["memory"] = measure_peak(w, parse_tool(k), shape)
+                cells.append(cell)
+                mem = cell.get("memory", {})
+                log(f"  {wk} {k:>32} {label:>8}: {np.median(t):9.3f} ms" + (f"  {ratio:.3f}x" if ratio else "")
+                    + (f"  peak +{mem['peak_mb']:.0f} MB" if "peak_mb" in mem else ""))
+    return _result(t_start, load_start, workloads, sizes, threads, parsed,
+                   {"rounds": rounds, "rounds_used": used_rounds}) | {
         "mode": "interleaved",
         "notes": notes,
         "cells": cells,
@@ -975,13 +1575,21 @@ def _result(t_start: float, load_start, workloads: list[str], sizes: str, thread
 
 
 def _auto_backends(workloads: list[str]) -> dict[str, str]:
+    """What ``backend="auto"`` resolves to on each workload whose rows name engines."""
     try:
         import difftda
-
-        # The row that runs backend="auto" itself; the spec it resolves to is shown in the summary.
-        return {w: str(difftda.get_backend("auto", maxdim=WORKLOADS[w].maxdim)) for w in workloads}
-    except Exception:  # noqa: BLE001 - no difftda backend installed: the summary says so
+    except ImportError:
         return {}
+    out = {}
+    for w in workloads:
+        fil = WORKLOADS[w].filtration
+        if fil is None:
+            continue
+        try:
+            out[w] = str(difftda.get_backend("auto", maxdim=WORKLOADS[w].maxdim, filtration=fil))
+        except Exception:  # noqa: BLE001 - no engine installed for it: the summary says so
+            continue
+    return out
 
 
 def _fmt(v: float) -> str:
@@ -994,8 +1602,65 @@ def _fmt(v: float) -> str:
     return f"{v:.2f}"
 
 
+def _paired_ratio(a: dict[str, Any], b: dict[str, Any], interleaved: bool) -> float:
+    if interleaved and len(a["times_ms"]) == len(b["times_ms"]):
+        return float(np.median(np.asarray(a["times_ms"]) / np.asarray(b["times_ms"])))
+    return a["median_ms"] / b["median_ms"]
+
+
+def _peak(c: dict[str, Any]) -> float | None:
+    if "peak_mb" in c.get("memory", {}):
+        return float(c["memory"]["peak_mb"])
+    if c.get("rss_mb") is not None:
+        return float(c["rss_mb"] - (c.get("rss_base_mb") or 0.0))
+    return None
+
+
+def evaluate_targets(res: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every target of the run's workloads at every size: ``value``, ``status`` ("met", "NOT met",
+    "not measured") and ``note``."""
+    interleaved = res.get("mode") == "interleaved"
+    out = []
+    for wk in res["settings"]["workloads"]:
+        w = WORKLOADS[wk]
+        for shape in w.sizes[res["settings"]["sizes"]]:
+            label = w.label(shape)
+            get = {c["tool"]: c for c in res["cells"] if c["workload"] == wk and c["size"] == label}
+            for t in w.targets:
+                row = get.get(t.row)
+                rec = {"workload": wk, "size": label, "row": t.row, "target": t.text, "value": None,
+                       "status": "not measured", "note": ""}
+                out.append(rec)
+                if row is None or row["status"] != "ok":
+                    rec["note"] = f"{t.row}: " + (row.get("note") or row["status"] if row else "not run")
+                    if row is not None and row["status"] == "slow" and t.max_s is not None:
+                        rec["status"] = "NOT met"
+                    continue
+                if t.max_ratio is not None:
+                    other = get.get(t.versus)
+                    if other is None or other["status"] != "ok":
+                        rec["note"] = f"{t.versus}: " + ((other.get("note") or other["status"]) if other else "not run")
+                        continue
+                    rec["value"] = _paired_ratio(row, other, interleaved)
+                    rec["status"] = "met" if rec["value"] <= t.max_ratio else "NOT met"
+                    rec["text"] = f"{rec['value']:.2f}x"
+                elif t.max_mb is not None:
+                    peak = _peak(row)
+                    if peak is None:
+                        rec["note"] = "no memory measurement"
+                        continue
+                    rec["value"] = peak
+                    rec["status"] = "met" if peak <= t.max_mb else "NOT met"
+                    rec["text"] = f"+{peak:.0f} MB, {row['median_ms'] / 1e3:.2f} s"
+                elif t.max_s is not None:
+                    rec["value"] = row["median_ms"] / 1e3
+                    rec["status"] = "met" if rec["value"] <= t.max_s else "NOT met"
+                    rec["text"] = f"{rec['value']:.1f} s"
+    return out
+
+
 def format_report(res: dict[str, Any]) -> str:
-    """The Markdown tables of a :func:`run_benchmark` result: time, ratio to gph1, memory, checks."""
+    """The Markdown tables of a run: targets, time, ratio to the baseline, memory, checks, summary."""
     cells = [dict(c) for c in res["cells"]]
     lines: list[str] = []
     m, v = res["machine"], res["versions"]
@@ -1008,18 +1673,26 @@ def format_report(res: dict[str, Any]) -> str:
     s = res["settings"]
     interleaved = res.get("mode") == "interleaved"
     if interleaved:
-        lines.append(f"- sizes={s['sizes']}, threads={s['threads']}, interleaved in one process, {s['rounds']} rounds")
+        lines.append(f"- sizes={s['sizes']}, threads={s['threads']}, interleaved in one process, {s['rounds']} rounds"
+                     " (fewer on the slow workloads: see each table)")
         lines.append("")
         lines.append("Cells: median [min-max] ms per step over the rounds, then the median over the rounds of the"
-                     " ratio to the workload's baseline row (gph1: raw giotto-ph, 1 thread, pairing only) timed in"
-                     " the same round.")
+                     " ratio to the workload's baseline row timed in the same round; peak: the memory one step"
+                     " adds, measured in a fresh process.")
     else:
         lines.append(f"- sizes={s['sizes']}, threads={s['threads']}, time limit {s['time_limit_s']} s,"
                      f" reps: {s['reps']}")
         lines.append("")
-        lines.append("Cells: median [min-max] ms per step, then the ratio to the workload's baseline row (gph1:"
-                     " raw giotto-ph, 1 thread, pairing only) in the same run. (n=R): fewer than 7 repetitions."
-                     " !: diagram or gradient differs from the reference (see the checks).")
+        lines.append("Cells: median [min-max] ms per step, then the ratio to the workload's baseline row in the"
+                     " same run. (n=R): fewer than 7 repetitions. !: diagram or gradient differs from the reference"
+                     " (see the checks).")
+    targets = evaluate_targets(res)
+    if targets:
+        lines += ["", "### Targets", "", "| workload | size | row | target | measured | status |",
+                  "|---|---|---|---|---|---|"]
+        for t in targets:
+            lines.append(f"| {t['workload']} | {t['size']} | {t['row']} | {t['target']} | "
+                         f"{t.get('text') or t['note']} | {t['status']} |")
     for wk in s["workloads"]:
         w = WORKLOADS[wk]
         labels = [w.label(sh) for sh in w.sizes[s["sizes"]]]
@@ -1029,7 +1702,9 @@ def format_report(res: dict[str, Any]) -> str:
                 rows.setdefault(c["tool"], {})[c["size"]] = c
         ref = {lb: rows.get(w.baseline, {}).get(lb, {}).get("median_ms") for lb in labels}
         mem_col = [] if interleaved else ["peak RSS (increase)"]
-        lines += ["", f"### {wk}: {w.title} (baseline {w.baseline})", "",
+        n_rounds = s.get("rounds_used", {}).get(wk)
+        extra = f", {n_rounds} rounds" if interleaved and n_rounds else ""
+        lines += ["", f"### {wk}: {w.title} (baseline {w.baseline}{extra})", "",
                   "| tool | " + " | ".join(labels + mem_col) + " |",
                   "|---|" + "---|" * (len(labels) + len(mem_col))]
         for tool, row in rows.items():
@@ -1041,7 +1716,10 @@ def format_report(res: dict[str, Any]) -> str:
                     out.append("")
                     continue
                 if c["status"] != "ok":
-                    out.append({"timeout": c["note"], "skipped": "skipped", "error": "error"}[c["status"]])
+                    if c["status"] in ("error", "slow"):
+                        out.append(("fails: " if c["status"] == "error" else "") + c["note"].replace("|", "/"))
+                    else:
+                        out.append({"timeout": c.get("note", ""), "skipped": "skipped"}.get(c["status"], c["status"]))
                     continue
                 t = c["times_ms"]
                 cell = f"{_fmt(c['median_ms'])} [{_fmt(min(t))}-{_fmt(max(t))}]"
@@ -1050,6 +1728,9 @@ def format_report(res: dict[str, Any]) -> str:
                     cell += f" **{ratio:.2f}x**"
                 if len(t) < 7:
                     cell += f" (n={len(t)})"
+                if interleaved and c.get("memory"):
+                    cell += (f", peak +{c['memory']['peak_mb']:.0f} MB" if "peak_mb" in c["memory"]
+                             else f", memory: {c['memory'].get('error', '?')}")
                 chk = c.get("check", {})
                 if chk and (not chk.get("diagram_ok", True) or not chk.get("grad_ok", True)):
                     cell += " !"
@@ -1061,7 +1742,7 @@ def format_report(res: dict[str, Any]) -> str:
            and (not c["check"].get("diagram_ok", True) or not c["check"].get("grad_ok", True))]
     errors = [c for c in cells if c["status"] == "error"]
     lines += ["", "### Checks against each workload's independent reference", ""]
-    checked = [c for c in cells if c["status"] == "ok" and c.get("check")]
+    checked = [c for c in cells if c["status"] == "ok" and c.get("check") and "diagram_dev" in c["check"]]
     if interleaved:
         lines.append("not run in the interleaved mode (the per-process mode checks every cell)")
     elif not checked:
@@ -1080,45 +1761,40 @@ def format_report(res: dict[str, Any]) -> str:
             if "grad_dev" in ck:
                 why += f", gradient deviation {ck['grad_dev']:.2g} (max |grad| {ck['grad_max']:.2g})"
             lines.append(f"- ! {c['workload']} {c['tool']} {c['size']}: {why}")
-    for c in errors:
+    for c in errors if not interleaved else []:  # the interleaved mode lists them in the notes
         lines.append(f"- error: {c['workload']} {c['tool']} {c['size']}: {c['note']}")
     if res["notes"]:
         lines += ["", "### Notes", ""] + [f"- {n}" for n in res["notes"]]
-    lines += ["", "### Summary: difftda:auto against every other row at the largest size", ""]
+    lines += ["", "### Summary: each workload's main difftda row against every other row at the largest size", ""]
     for wk in s["workloads"]:
         w = WORKLOADS[wk]
         size = w.label(w.sizes[s["sizes"]][-1])
         get = {c["tool"]: c for c in cells if c["workload"] == wk and c["size"] == size and c["status"] == "ok"}
-        mine = get.get("difftda:auto")
+        mine = get.get(w.main_row)
         if mine is None:
-            lines.append(f"- {wk} {size}: difftda:auto not measured")
+            lines.append(f"- {wk} {size}: {w.main_row} not measured")
             continue
-        parts = []
-        for tool, c in get.items():
-            if tool == "difftda:auto":
-                continue
-            if interleaved:
-                r = float(np.median(np.asarray(mine["times_ms"]) / np.asarray(c["times_ms"])))
-            else:
-                r = mine["median_ms"] / c["median_ms"]
-            parts.append(f"{tool} {r:.2f}x")
-        auto = res.get("auto", {}).get(wk, "?")
-        lines.append(f"- {wk} {size}, difftda:auto ({auto}), time relative to: " + (", ".join(parts) or "no other row"))
+        parts = [f"{tool} {_paired_ratio(mine, c, interleaved):.2f}x" for tool, c in get.items() if tool != w.main_row]
+        auto = res.get("auto", {}).get(wk)
+        name = w.main_row + (f" ({auto})" if auto and w.main_row == "difftda:auto" else "")
+        lines.append(f"- {wk} {size}, {name}, time relative to: " + (", ".join(parts) or "no other row"))
     return "\n".join(lines)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The command-line options of ``python benchmarks/run.py``."""
     keys = ",".join(WORKLOADS)
-    p.add_argument("--workloads", default=keys, help=f"comma-separated, from {keys} (default all)")
+    p.add_argument("--workloads", default=keys,
+                   help=f"comma-separated, from {keys} (default all; see the list below)")
     p.add_argument("--sizes", default="full", choices=["smoke", "small", "full"],
-                   help="full: every size; small: without the largest; smoke: tiny, for the tests")
+                   help="full: every size; small: smaller inputs; smoke: tiny, for the tests")
+    p.add_argument("--quick", action="store_true",
+                   help="a quick look that every row runs: --sizes smoke and at most 2 rounds")
     p.add_argument("--threads", default="2",
                    help="thread counts of the multithreaded rows, comma-separated (default 2; 1: none)")
-    kinds = ", ".join(f"{k}K" for k in TOOL_KINDS)
     p.add_argument("--tools", default="all",
-                   help=f"comma-separated row keys or groups: {kinds} (K threads), difftda:SPEC[@T]; groups "
-                        f"{', '.join(_GROUPS[1:] + tuple(TOOL_KINDS))}, all (default all)")
+                   help="comma-separated row keys or groups (see the list below; default all: every row that "
+                        "takes the workload's input)")
     p.add_argument("--time-limit", type=float, default=30.0,
                    help="seconds the first call at a size may take before it is killed (default 30)")
     p.add_argument("--reps", type=int, default=None, help="fixed number of timed repetitions (default: adaptive)")
@@ -1126,8 +1802,25 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", type=Path, default=None, help="write all results to this JSON file")
     p.add_argument("--interleave", action="store_true",
                    help="time all tools in one process, one step of each per round (ratios within a round; "
-                        "no memory, no checks, no time limit)")
-    p.add_argument("--rounds", type=int, default=21, help="rounds of the interleaved mode (default 21, at least 1)")
+                        "no checks, no time limit; peak memory in a fresh process where a workload asks)")
+    p.add_argument("--rounds", type=int, default=21,
+                   help="rounds of the interleaved mode (default 21, at least 1; slow workloads run fewer)")
+    p.add_argument("--no-memory", action="store_true", help="interleaved mode: skip the peak-memory processes")
+
+
+def _epilog() -> str:
+    lines = ["workloads:"]
+    for k, w in WORKLOADS.items():
+        lines.append(f"  {k:3s} {w.title} [{w.input}; baseline {w.baseline}]")
+    lines += ["", "rows (K: a thread count from --threads):"]
+    lines.append("  difftda:SPEC[@T]  difftda forward + backward (T torch threads); SPEC: a backend on the")
+    lines.append("                    Rips, cubical and lower-star workloads; hu, hu:V, bm on C2-C3;")
+    lines.append("                    weak, alpha, rips on A1-A2")
+    for prefix, kind in TOOL_KINDS.items():
+        what = kind.title or f"{kind.package} ({kind.group})"
+        lines.append(f"  {prefix + ('K' if kind.threaded else '1'):<17} {what} [{', '.join(kind.inputs)}]")
+    lines += ["", f"groups: {', '.join(_GROUPS)}, or a row prefix"]
+    return "\n".join(lines)
 
 
 def run_cli(args: argparse.Namespace) -> int:
@@ -1138,12 +1831,19 @@ def run_cli(args: argparse.Namespace) -> int:
         print(f"benchmark: --threads must be comma-separated integers; got {args.threads!r}", file=sys.stderr)
         return 2
     workloads = [w.strip().upper() for w in args.workloads.split(",") if w.strip()]
+    sizes, rounds = args.sizes, args.rounds
+    if getattr(args, "quick", False):
+        sizes, rounds = "smoke", min(rounds, 2)
     try:
-        tools = expand_tools(args.tools, threads)
+        tools = [t.strip() for t in args.tools.split(",") if t.strip()]
+        for t in tools:
+            if t not in _GROUPS and t not in TOOL_KINDS:
+                parse_tool(t)
         if args.interleave:
-            res = run_interleaved(workloads, args.sizes, tools, threads, args.rounds)
+            res = run_interleaved(workloads, sizes, tools, threads, rounds,
+                                  memory=not getattr(args, "no_memory", False))
         else:
-            res = run_benchmark(workloads, args.sizes, tools, threads, args.time_limit, args.reps, not args.no_check)
+            res = run_benchmark(workloads, sizes, tools, threads, args.time_limit, args.reps, not args.no_check)
     except ValueError as err:
         print(f"benchmark: {err}", file=sys.stderr)
         return 2
@@ -1157,14 +1857,15 @@ def run_cli(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python benchmarks/run.py``."""
-    p = argparse.ArgumentParser(prog="python benchmarks/run.py", description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="python benchmarks/run.py", description=__doc__.split("\n\n")[0],
+                                epilog=_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(p)
     return run_cli(p.parse_args(argv))
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 3 and sys.argv[1] == "--worker":
+    if len(sys.argv) == 3 and sys.argv[1] in ("--worker", "--probe"):
         here = str(Path(__file__).resolve().parent)
         sys.path[:] = [p for p in sys.path if p and Path(p).resolve() != Path(here)]  # no shadowing by our modules
-        sys.exit(_worker(json.loads(sys.argv[2])))
+        sys.exit((_worker if sys.argv[1] == "--worker" else _probe)(json.loads(sys.argv[2])))
     sys.exit(main())

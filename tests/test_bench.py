@@ -34,11 +34,28 @@ parse_tool, reference_for = bench.parse_tool, bench.reference_for
 
 def test_data_is_deterministic_float32_with_the_baseline_shapes():
     for key, w in WORKLOADS.items():
-        for sizes in w.sizes.values():
+        for size_set, sizes in w.sizes.items():
+            if w.input != "points" and size_set != "smoke":
+                continue  # the large images, volumes and meshes: their shapes are checked below
             for shape in sizes:
-                x = make_data(key, shape)
-                assert x.dtype == np.float32 and x.shape == shape
-                np.testing.assert_array_equal(x, make_data(key, shape))
+                x, aux = bench.split_data(make_data(key, shape))
+                assert x.dtype == np.float32
+                if w.input != "complex":
+                    assert x.shape == shape
+                x2, aux2 = bench.split_data(make_data(key, shape))
+                for a, b in zip((x, *aux), (x2, *aux2)):
+                    np.testing.assert_array_equal(a, b)
+    assert WORKLOADS["C1"].sizes["full"] == ((256, 256),)
+    assert WORKLOADS["C2"].sizes["full"] == ((8, 1, 128, 128),)
+    assert WORKLOADS["C3"].sizes["full"] == ((2, 1, 64, 64, 64),)
+    assert WORKLOADS["A1"].sizes["full"] == ((10000, 2), (10000, 3), (100000, 2), (100000, 3))
+    assert WORKLOADS["L1"].sizes["full"] == ((225, 225), (1000,))
+    values, tris = make_data("L1", (225, 225))
+    assert len(tris) == 100352 and tris.max() == len(values) - 1
+    values, edges, batch = make_data("L1", (1000,))
+    assert batch.max() == 999 and np.all(batch[edges[:, 0]] == batch[edges[:, 1]])  # no edge between graphs
+    pred, target = make_data("C2", (2, 1, 16, 16))
+    assert set(np.unique(target)) == {0.0, 1.0} and pred.min() >= 0 and pred.max() <= 1
     assert WORKLOADS["W1"].sizes["full"] == ((50, 2), (200, 2), (1000, 2))
     assert WORKLOADS["W2"].sizes["full"] == ((50, 2), (200, 2), (500, 2))
     assert WORKLOADS["W3"].sizes["full"] == ((32, 64, 16),)
@@ -132,7 +149,11 @@ def test_tool_keys():
     with pytest.raises(ValueError, match="workload"):
         bench.run_benchmark(["W9"], "smoke", ["gph1"])
     keys = bench.expand_tools("gph,peers", [2])
-    assert keys == ["gph1", "gph2", "tt1", "tt2", "oin1", "oin2", "pers1", "pers2"]
+    assert keys[:8] == ["gph1", "gph2", "tt1", "tt2", "oin1", "oin2", "pers1", "pers2"]
+    # Per workload: only the rows that take its input, one row per kind that is not on points.
+    assert bench.expand_tools("all", [2], WORKLOADS["C1"]) == [
+        "crip1", "gcub1", "difftda:auto", "difftda:cripser", "difftda:gudhi", "tt1", "oin1", "cript1"]
+    assert bench.expand_tools("raw", [2], WORKLOADS["A1"]) == ["wraw1", "araw1"]
 
 
 def test_smoke_run_times_checks_and_measures_memory():
@@ -185,7 +206,8 @@ def test_interleaved_smoke_run_pairs_each_round_with_gph1(capsys):
     json.dumps(res)
     # A step slower than slow_s is left out with a note instead of stalling the rounds.
     slow = bench.run_interleaved(["W1"], "smoke", ["difftda:auto"], rounds=1, slow_s=0.0, log=lambda s: None)
-    assert slow["cells"] == [] and len(slow["notes"]) == 2
+    assert [c["status"] for c in slow["cells"]] == ["slow", "slow"] and len(slow["notes"]) == 2
+    assert "over 0 s" in bench.format_report(slow)
     assert main(["--interleave", "--rounds", "2", "--workloads", "W1", "--sizes", "smoke",
                  "--tools", "difftda:auto"]) == 0
     assert "interleaved" in capsys.readouterr().out
@@ -197,7 +219,7 @@ def test_a_new_workload_and_tool_kind_plug_in(monkeypatch):
     """The registries are the only place a new workload or row needs: rows that do not take its input skip."""
     import torch
 
-    def forward(tool, workload, x):
+    def forward(tool, workload, x, aux):
         # A stand-in differentiable tool: H0 deaths from scipy's minimum spanning tree, rebuilt with torch.
         from scipy.sparse.csgraph import minimum_spanning_tree
 
@@ -226,3 +248,88 @@ def test_a_new_workload_and_tool_kind_plug_in(monkeypatch):
     dgms, grad = outputs()
     ref_dgms, ref_grad = reference_for(new, x)
     assert compare((ref_dgms, ref_grad), {"c0_h0": dgms[0][0], "grad": grad}, 0, True)["grad_ok"]
+
+
+def test_cubical_reference_matches_gudhi_and_finite_differences():
+    """C1's reference (raw cripser) against gudhi's diagrams and central differences of the loss."""
+    gudhi = pytest.importorskip("gudhi")
+    pytest.importorskip("cripser")
+    img = make_data("C1", (16, 16))
+    dgms, grad = bench.cubical_reference(img)
+
+    def total(im):
+        cc = gudhi.CubicalComplex(top_dimensional_cells=im)
+        cc.compute_persistence(homology_coeff_field=2)
+        out = 0.0
+        for k in (0, 1):
+            d = cc.persistence_intervals_in_dimension(k)
+            d = d[np.isfinite(d[:, 1])]
+            out += float((d[:, 1] - d[:, 0]).sum())
+        return out
+
+    cc = gudhi.CubicalComplex(top_dimensional_cells=img.astype(np.float64))
+    cc.compute_persistence(homology_coeff_field=2)
+    for k in (0, 1):
+        want = cc.persistence_intervals_in_dimension(k)
+        want = want[np.isfinite(want[:, 1]) & (want[:, 1] > want[:, 0])]
+        key = lambda a: a[np.lexsort((a[:, 1], a[:, 0]))]  # noqa: E731
+        np.testing.assert_allclose(key(dgms[0][k]), key(want), rtol=1e-6)
+    # Uniform noise has no ties, so the loss is linear near img: differences with a small step are exact.
+    np.testing.assert_allclose(grad, _central_differences(total, img.astype(np.float64), 1e-7), atol=1e-5)
+
+
+def test_cubical_rows_pass_the_check_against_the_reference():
+    """The C1 rows the per-process mode checks: their diagrams and gradient against raw cripser's."""
+    pytest.importorskip("cripser")
+    w = WORKLOADS["C1"]
+    img = make_data("C1", (16, 16))
+    ref = bench.cubical_reference(img)
+    for key in ("crip1", "gcub1", "difftda:auto", "difftda:gudhi", "cript1"):
+        tool = parse_tool(key)
+        if bench._tool_unavailable(tool, w):
+            continue
+        step, outputs = bench._make_step(tool, w, img)
+        step()
+        dgms, grad = outputs()
+        got = {f"c0_h{k}": np.asarray(dgms[0][k], np.float64).reshape(-1, 2) for k in (0, 1)}
+        if grad is not None:
+            got["grad"] = grad
+        res = compare(ref, got, 1, grad is not None)
+        assert res["diagram_ok"] and res.get("grad_ok", True), (key, res)
+    # A wrong gradient is caught.
+    got["grad"] = -ref[1]
+    assert not compare(ref, got, 1, True)["grad_ok"]
+
+
+def test_quick_interleaved_run_of_the_new_workloads_reports_targets_and_memory(capsys):
+    pytest.importorskip("gudhi")
+    res = bench.run_interleaved(["L1", "A1"], "smoke", None, rounds=2, memory=False, log=lambda s: None)
+    by = {(c["workload"], c["tool"], c["size"]): c for c in res["cells"]}
+    assert by[("L1", "gls1", "20 graphs")]["ratio"] == 1.0
+    assert by[("L1", "difftda:graph", "mesh 162 tri")]["status"] == "error"  # graphs only: shown with the reason
+    assert by[("A1", "difftda:weak", "n=200 R^3")]["status"] == "ok"
+    targets = bench.evaluate_targets(res)
+    assert {(t["workload"], t["row"]) for t in targets} == {
+        ("L1", "difftda:auto"), ("A1", "difftda:weak"), ("A1", "difftda:alpha")}
+    for t in targets:
+        assert t["status"] in ("met", "NOT met") and t["value"] > 0
+        got = by[(t["workload"], t["row"], t["size"])]
+        versus = by[(t["workload"], {"L1": "gls1", "A1": "wraw1" if "weak" in t["row"] else "araw1"}[t["workload"]],
+                     t["size"])]
+        assert t["value"] == pytest.approx(float(np.median(np.asarray(got["times_ms"]) / versus["times_ms"])))
+    text = bench.format_report(res)
+    assert "### Targets" in text and "fails: ValueError" in text
+    json.dumps(res)
+    # Peak memory of one step, in a fresh process.
+    peak = bench.measure_peak(WORKLOADS["C3"], parse_tool("difftda:hu"), (1, 1, 8, 8, 8))
+    assert peak["peak_mb"] >= 0 and peak["seconds"] > 0, peak
+    assert bench.main(["--interleave", "--quick", "--workloads", "L1", "--tools", "gls1", "--no-memory"]) == 0
+    assert "### Targets" in capsys.readouterr().out
+
+
+def test_help_lists_workloads_and_rows(capsys):
+    with pytest.raises(SystemExit):
+        bench.main(["--help"])
+    out = capsys.readouterr().out
+    for key in ("W1", "C1", "C2", "C3", "A1", "A2", "L1", "crip1", "tlhu1", "araw1", "gls1", "--quick"):
+        assert key in out
