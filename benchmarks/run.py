@@ -1,57 +1,63 @@
-"""The difftda benchmark: difftda's backends side by side with the raw engines and the peer libraries.
+"""The difftda benchmark: difftda side by side with the raw engines it wraps and with the peer libraries.
 
-    python benchmarks/run.py                                  # the full run (several minutes on 2 cores)
-    python benchmarks/run.py --sizes small --workloads W1,W3 --json bench.json
-    python benchmarks/run.py --interleave --rounds 21         # all tools in one process, paired ratios
-    python benchmarks/run.py --help
+    python benchmarks/run.py --interleave                     # every workload, interleaved rounds
+    python benchmarks/run.py --interleave --workloads C1,A1   # a subset
+    python benchmarks/run.py --interleave --quick             # tiny sizes: does every row run?
+    python benchmarks/run.py --sizes small --workloads W1,W3 --json bench.json   # one process per row
+    python benchmarks/run.py --help                           # the workloads and the rows
 
 This is a development tool; it is not installed with the package. Run it from a checkout with difftda
-installed (``pip install -e '.[all]'``) and, for the peer rows, torch-topological and oineus.
+installed (``pip install -e '.[all]'``) and, for the peer rows, torch-topological, oineus, persist0-tda,
+cripser and topolosses (rows whose package is missing are left out with a note).
 
-Workloads (see :data:`WORKLOADS`):
+Workloads (see :data:`WORKLOADS`; float32 data, a fixed seed per workload and size):
 
-- W1: ``randn(n, 2)``, loss = sum over finite H0 bars of ``|death - 2|``;
-- W2: 80% noisy unit circle (sigma 0.1) plus 20% uniform points in ``[-1.5, 1.5]^2``, loss = H1 total
-  persistence;
-- W3: ``randn(32, 64, 16)``, the W1 loss summed over the 32 clouds (one step covers the whole batch);
-- W4: ``randn(256, 128)``, loss = H0 total persistence + H1 total persistence.
-- W5: ``randn(256, 32, 8)`` and ``randn(8, 1000, 3)``, the W1 loss summed over the clouds (batched H0
-  as a training step sees it: many small clouds, or a few large ones).
+- W1-W5 (point clouds, Vietoris-Rips; baseline ``gph1``, raw giotto-ph):
+  W1 ``randn(n, 2)``, loss = sum over finite H0 bars of ``|death - 2|``; W2 80% noisy unit circle plus
+  20% uniform points, H1 total persistence; W3 ``randn(32, 64, 16)``, the W1 loss summed over the
+  clouds; W4 ``randn(256, 128)``, H0 + H1 total persistence; W5 ``randn(256, 32, 8)`` and
+  ``randn(8, 1000, 3)``, the W1 loss summed over the clouds.
+- C1 (image): one 256 x 256 uniform-noise image, H0 + H1 total persistence of the T-construction
+  sublevel filtration; baseline ``crip1`` (raw cripser ``compute_ph``).
+- C2 (seg-batch): ``8 x 1 x 128 x 128`` predictions (target + noise) and binary targets;
+  ``difftda:hu`` / ``difftda:hu:V`` (Hu's loss, T / V construction) and ``difftda:bm`` (Betti matching)
+  against topolosses ``HutopoLoss`` (``tlhu1``, the baseline) and ``BettiMatchingLoss`` (``tlbm1``).
+- C3 (volume): ``2 x 1 x 64^3``, Hu's loss up to H2; its memory is the point.
+- A1 (cloud): 10^4 and 10^5 uniform points in the unit square and cube, H0 + H1 total persistence of
+  weak alpha (``difftda:weak`` against ``wraw1``: scipy Delaunay + giotto-ph) and alpha
+  (``difftda:alpha`` against ``araw1``: gudhi ``AlphaComplex`` + pairs, the baseline).
+- A2 (cloud): the same loss with Rips (``difftda:rips``) at a few thousand points, for contrast.
+- L1 (complex): lower-star H0 + H1 on a triangulated 225 x 225 grid (100,352 triangles) and on a
+  batch of 1,000 graphs of 10-40 vertices; L2: one random geometric graph of 100,000 vertices.
+  Baseline ``gls1``: raw gudhi (one ``SimplexTree``, persistence, lower-star generators).
 
-All data is float32 with a fixed seed per (workload, size). Each (workload, tool) runs in its own
-subprocess that goes through the sizes in increasing order, so that the peak RSS (``ru_maxrss``)
-belongs to one tool and the parent can kill a call that runs past the time limit. One timed warm-up
-call (plus an untimed one when it took under 1 s), then R timed repetitions with the garbage
-collector off: R = max(7, min(31, ceil(0.5 s / t_first))) under 2 s, 3 up to 10 s, 1 above.
+Rows: ``difftda:SPEC`` (forward + the loss + backward from a float32 leaf tensor; SPEC is a backend
+on the Rips, cubical and lower-star workloads, ``hu`` / ``hu:V`` / ``bm`` on C2-C3, ``rips`` / ``weak``
+/ ``alpha`` on A1-A2; ``difftda:SPEC@T`` runs it with ``torch.set_num_threads(T)``, default 1, or K
+for a ``n_threads=K`` spec), and the rows of :data:`TOOL_KINDS`: raw engines (no autograd) and peer
+libraries (forward + backward), ``<prefix>K`` with K threads (one row ``<prefix>1`` off point clouds).
+``--help`` lists them. A workload's ``targets`` are checked and reported with every run.
 
-Tools (row keys):
+Two modes. The default runs each (workload, tool) in its own subprocess that goes through the sizes in
+increasing order, so that the peak RSS (``ru_maxrss``) belongs to one tool and the parent can kill a
+call that runs past the time limit: one timed warm-up call (plus an untimed one when it took under
+1 s), then R timed repetitions with the garbage collector off, R = max(7, min(31, ceil(0.5 s /
+t_first))) under 2 s, 3 up to 10 s, 1 above; then every row's diagrams and gradient are compared with
+the workload's independent reference (W1-W5: raw giotto-ph and the closed-form gradient; C1: raw
+cripser). ``--interleave`` runs every row in one process, one step of each per round in a new random
+order, and reports the median over the rounds of each row's ratio to the baseline timed in the same
+round (slow workloads run fewer rounds); the workloads marked ``memory`` (C2, C3, A1, A2) also get
+each row's peak memory from one more step in a fresh process.
 
-- ``gph1`` / ``gphK``: raw giotto-ph pairing (``n_threads=K``, generators on) of the exact float32
-  distance matrix (computed in float64 with scipy outside the timed region). ``gph1`` is the
-  reference of every ratio of the point-cloud workloads.
-- ``difftda:SPEC`` (``difftda:SPEC@T`` runs it with ``torch.set_num_threads(T)``, default 1; a
-  ``n_threads=K`` option sets T = K unless ``@T`` is given): forward + backward of
-  :func:`difftda.persistence` from float32 leaf points.
-- ``tt1`` / ``ttK``: torch-topological's ``VietorisRipsComplex(dim=maxdim, n_threads=K)``.
-- ``oin1`` / ``oinK``: ``oineus.diff.vr_filtration`` + ``persistence_diagram`` (points mode up to
-  dimension 5, else from a differentiable ``torch.cdist`` matrix).
-- ``pers1`` / ``persK``: persist0-tda's ``h0_persistence`` (H0 only) on ``torch.cdist`` of the points,
-  K rayon threads (``RAYON_NUM_THREADS``, fixed once per process).
+Adding a workload: write its data maker (``rng, shape -> float32 array``, or a tuple whose first
+item is the array the gradient flows to), its loss (``per_dim -> scalar tensor``, where
+``per_dim[k][b]`` is the ``(m, 2)`` finite pairs of H_k of item ``b``), optionally an independent
+reference (``data -> (diagrams, gradient)``), and for a new kind of input ``difftda_forward`` and
+``difftda_rows``; then add a :class:`Workload` to :data:`WORKLOADS`.
 
-After timing, every tool's diagrams and gradient are compared with an independent reference: raw
-giotto-ph (one thread) on the exact matrix, and the gradient of the loss written in closed form from
-giotto-ph's critical edges (``d|x_i - x_j| / dx_i = (x_i - x_j) / |x_i - x_j|``) in numpy.
-
-Adding a workload: write its data maker (``rng, shape -> float32 array``), its loss (``per_dim ->
-scalar tensor``, where ``per_dim[k][b]`` is the ``(m, 2)`` finite pairs of H_k of cloud ``b``), and
-optionally an independent reference (``x -> (diagrams, gradient)``), then add a :class:`Workload` to
-:data:`WORKLOADS`. A workload on another kind of input (an image, a mesh) sets ``input`` and, if
-``difftda.persistence`` needs more than ``maxdim`` and ``backend`` for it, ``difftda_call``.
-
-Adding a tool: write ``forward(tool, workload, x)`` (differentiable: returns ``per_dim`` from the
-leaf tensor ``x``) or ``raw(tool, workload, x_np)`` (returns ``(step, outputs)``), and add a
-:class:`ToolKind` to :data:`TOOL_KINDS`; its rows are then ``<prefix>1``, ``<prefix>K`` and it joins
-the ``peers`` and ``all`` groups on the workloads whose ``input`` it lists.
+Adding a tool: write ``forward(tool, workload, x, aux)`` (differentiable: returns ``per_dim`` or a
+scalar loss from the leaf tensor ``x``) or ``raw(tool, workload, data)`` (returns ``(step,
+outputs)``), and add a :class:`ToolKind` to :data:`TOOL_KINDS` with the inputs it takes.
 """
 
 from __future__ import annotations
@@ -346,6 +352,17 @@ def _complex(rng: np.random.Generator, shape: tuple[int, ...]) -> tuple[np.ndarr
     return rng.standard_normal(off).astype(np.float32), np.concatenate(edges), np.concatenate(batch)
 
 
+def _geometric_graph(rng: np.random.Generator, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """``(n, degree)``: one random geometric graph, ``n`` points in the unit square joined when closer
+    than ``sqrt(degree / (pi n))`` (mean degree ``degree``), random vertex values: ``(values, edges)``."""
+    from scipy.spatial import cKDTree
+
+    n, degree = shape
+    pts = rng.random((n, 2))
+    edges = cKDTree(pts).query_pairs(np.sqrt(degree / (np.pi * n)), output_type="ndarray").astype(np.int64)
+    return rng.standard_normal(n).astype(np.float32), edges
+
+
 def _complex_label(shape: tuple[int, ...]) -> str:
     if len(shape) == 2:
         return f"mesh {2 * (shape[0] - 1) * (shape[1] - 1)} tri"
@@ -506,6 +523,12 @@ WORKLOADS.update({
         spec_check=_engine_check("lower_star"),
         targets=(Target("difftda:auto", "<= 1.2x raw gudhi", "gls1", 1.2),),
         rounds=7, slow_s=20.0, labeler=_complex_label),
+    "L2": Workload(
+        "L2", "lower-star H0 + H1 of one random geometric graph (mean degree 4), sum of all finite pairs", 1,
+        {"smoke": ((200, 4),), "small": ((10000, 4),), "full": ((100000, 4),)},
+        _geometric_graph, _sum_of_pairs, input="complex", baseline="gls1",
+        difftda_forward=_lower_star_forward, difftda_rows=("auto", "gudhi", "graph"), filtration="lower_star",
+        spec_check=_engine_check("lower_star"), rounds=7, slow_s=20.0, labeler=lambda s: f"n={s[0]}"),
 })
 
 def make_data(workload: str, shape: tuple[int, ...]) -> np.ndarray:
