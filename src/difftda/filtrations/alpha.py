@@ -148,7 +148,7 @@ def alpha_persistence(
                 f"backend {str(engine)!r} failed on a cloud of {n} points (kind={kind!r}): {err}"
             ) from err
     bars, table, values = _bars(pairings, B, N, maxdim)
-    bars = normalize(None, _ordered(values, bars))
+    bars = normalize(values, bars)
     reader = Circumradii(points, torch.from_numpy(table).to(points.device), kind=kind, squared=squared)
     out = gather(reader, bars, B, maxdim)
     return out[0] if single else out
@@ -184,21 +184,6 @@ def _bars(pairings: list[AlphaPairing], B: int, N: int, maxdim: int) -> tuple[Ba
     index = np.concatenate([local[fin[:, 0]], local[fin[:, 1]]], axis=1)
     bars = Bars(birth, fin[:, 1], fdim * B + item_f, index, ess_birth, edim * B + item_e, local[ess])
     return bars, table, values
-
-
-def _ordered(values: np.ndarray, bars: Bars) -> Bars:
-    """Drop empty bars and order rows by (group, birth value, death value): a deterministic order
-    for a given engine, with three sort keys instead of the index columns (the engines already
-    report each bar once, and exact ties only arise in degenerate input)."""
-    birth, death, group, index, ess_birth, ess_group, ess_index = bars
-    b_val = np.where(birth >= 0, values.take(birth.clip(0)), 0.0) if len(values) else np.zeros(len(birth))
-    d_val = values.take(death) if len(values) else np.zeros(len(death))
-    keep = d_val != b_val
-    order = np.flatnonzero(keep)[np.lexsort((d_val[keep], b_val[keep], group[keep]))]
-    e_val = np.where(ess_birth >= 0, values.take(ess_birth.clip(0)), 0.0) if len(values) else np.zeros(len(ess_birth))
-    ess_order = np.lexsort((e_val, ess_group))
-    return Bars(birth[order], death[order], group[order], index[order],
-                ess_birth[ess_order], ess_group[ess_order], ess_index[ess_order])
 
 
 def circumradius(points: torch.Tensor, simplices: torch.Tensor, *, squared: bool = False) -> torch.Tensor:
