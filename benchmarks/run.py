@@ -381,7 +381,8 @@ def _cubical_forward(x, aux: tuple, spec: str) -> PerDim:
     import difftda
 
     d = difftda.cubical_persistence(x, 1, spatial_dims=2, backend=spec)
-    return [[d[0].pairs], [d[1].pairs]]
+    items = list(d) if x.ndim == 3 else [d]  # a batch of images: a DiagramBatch
+    return [[it[k].pairs for it in items] for k in (0, 1)]
 
 
 def _segmentation_forward(x, aux: tuple, spec: str):
@@ -451,13 +452,17 @@ def cubical_reference(img: np.ndarray) -> Reference:
     gradient of their total persistence: +1 at each death pixel, -1 at each birth pixel."""
     import cripser
 
-    ph = cripser.compute_ph(np.ascontiguousarray(img, np.float64), filtration="T", maxdim=1)
-    ph = ph[np.isfinite(ph[:, 2]) & (ph[:, 2] > ph[:, 1])]
-    grad = np.zeros(img.shape)
-    b, d = ph[:, 3:5].astype(np.int64), ph[:, 6:8].astype(np.int64)
-    np.add.at(grad, (d[:, 0], d[:, 1]), 1.0)
-    np.add.at(grad, (b[:, 0], b[:, 1]), -1.0)
-    return [[ph[ph[:, 0] == k][:, 1:3] for k in (0, 1)]], grad
+    dgms, grads = [], []
+    for im in _images(img):
+        ph = cripser.compute_ph(np.ascontiguousarray(im, np.float64), filtration="T", maxdim=1)
+        ph = ph[np.isfinite(ph[:, 2]) & (ph[:, 2] > ph[:, 1])]
+        grad = np.zeros(im.shape)
+        b, d = ph[:, 3:5].astype(np.int64), ph[:, 6:8].astype(np.int64)
+        np.add.at(grad, (d[:, 0], d[:, 1]), 1.0)
+        np.add.at(grad, (b[:, 0], b[:, 1]), -1.0)
+        dgms.append([ph[ph[:, 0] == k][:, 1:3] for k in (0, 1)])
+        grads.append(grad)
+    return dgms, np.stack(grads).reshape(img.shape)
 
 
 def _shape_label(shape: tuple[int, ...]) -> str:
@@ -497,6 +502,14 @@ WORKLOADS.update({
         spec_check=_spec_check({"hu": "difftda"}),
         targets=(Target("difftda:hu", "completes, peak memory < 2 GB", max_mb=2048.0),),
         rounds=1, slow_s=120.0, memory=True, main_row="difftda:hu", labeler=_shape_label),
+    "C4": Workload(
+        "C4", "a batch of 16 images of 128 x 128, C1's loss summed over the batch", 1,
+        {"smoke": ((2, 16, 16),), "small": ((4, 64, 64),), "full": ((16, 128, 128),)},
+        _uniform_image, _h0_h1_total_persistence, cubical_reference, input="image", baseline="crip1",
+        difftda_forward=_cubical_forward, difftda_rows=("auto", "cripser", "cripser:n_threads=1", "gudhi"),
+        filtration="cubical", spec_check=_engine_check("cubical"),
+        targets=(Target("difftda:auto", "<= 1.2x raw cripser", "crip1", 1.2),),
+        rounds=7, slow_s=20.0, labeler=_shape_label),
     "A1": Workload(
         "A1", "weak alpha and alpha, H0 + H1 total persistence, uniform points in the unit square / cube", 1,
         {"smoke": ((200, 2), (200, 3)), "small": ((10000, 2), (10000, 3)),
@@ -791,9 +804,13 @@ def _tt_image_forward(tool: Tool, workload: Workload, x, aux: tuple):
     cubical = CubicalComplex(dim=2)
 
     def forward():
-        info = cubical(x)
-        pairs = [info[k].diagram for k in (0, 1)]
-        return [[p[torch.isfinite(p).all(1)]] for p in pairs]
+        per: PerDim = [[], []]
+        for im in _images(x):
+            info = cubical(im)
+            for k in (0, 1):
+                p = info[k].diagram
+                per[k].append(p[torch.isfinite(p).all(1)])
+        return per
 
     return forward
 
@@ -802,8 +819,12 @@ def _oin_image_forward(tool: Tool, workload: Workload, x, aux: tuple):
     import oineus.diff as od
 
     def forward():
-        d = od.persistence_diagram(od.cube_filtration(x.double(), values_on="cells"))
-        return [[d[k] if k in d else x.new_zeros(0, 2)] for k in (0, 1)]
+        per: PerDim = [[], []]
+        for im in _images(x):
+            d = od.persistence_diagram(od.cube_filtration(im.double(), values_on="cells"))
+            for k in (0, 1):
+                per[k].append(d[k] if k in d else im.new_zeros(0, 2))
+        return per
 
     return forward
 

@@ -281,21 +281,24 @@ def test_cubical_reference_matches_gudhi_and_finite_differences():
 def test_cubical_rows_pass_the_check_against_the_reference():
     """The C1 rows the per-process mode checks: their diagrams and gradient against raw cripser's."""
     pytest.importorskip("cripser")
-    w = WORKLOADS["C1"]
-    img = make_data("C1", (16, 16))
-    ref = bench.cubical_reference(img)
-    for key in ("crip1", "gcub1", "difftda:auto", "difftda:gudhi", "cript1"):
-        tool = parse_tool(key)
-        if bench._tool_unavailable(tool, w):
-            continue
-        step, outputs = bench._make_step(tool, w, img)
-        step()
-        dgms, grad = outputs()
-        got = {f"c0_h{k}": np.asarray(dgms[0][k], np.float64).reshape(-1, 2) for k in (0, 1)}
-        if grad is not None:
-            got["grad"] = grad
-        res = compare(ref, got, 1, grad is not None)
-        assert res["diagram_ok"] and res.get("grad_ok", True), (key, res)
+    for wk, shape in (("C1", (16, 16)), ("C4", (2, 12, 16))):
+        w = WORKLOADS[wk]
+        img = make_data(wk, shape)
+        ref = bench.cubical_reference(img)
+        for key in ("crip1", "gcub1", "difftda:auto", "difftda:gudhi", "cript1"):
+            tool = parse_tool(key)
+            if bench._tool_unavailable(tool, w):
+                continue
+            step, outputs = bench._make_step(tool, w, img)
+            step()
+            dgms, grad = outputs()
+            got = {f"c{b}_h{k}": np.asarray(dgms[b][k], np.float64).reshape(-1, 2)
+                   for b in range(len(dgms)) for k in (0, 1)}
+            assert len(dgms) == len(ref[0])
+            if grad is not None:
+                got["grad"] = grad
+            res = compare(ref, got, 1, grad is not None)
+            assert res["diagram_ok"] and res.get("grad_ok", True), (wk, key, res)
     # A wrong gradient is caught.
     got["grad"] = -ref[1]
     assert not compare(ref, got, 1, True)["grad_ok"]
@@ -331,5 +334,5 @@ def test_help_lists_workloads_and_rows(capsys):
     with pytest.raises(SystemExit):
         bench.main(["--help"])
     out = capsys.readouterr().out
-    for key in ("W1", "C1", "C2", "C3", "A1", "A2", "L1", "crip1", "tlhu1", "araw1", "gls1", "--quick"):
+    for key in ("W1", "C1", "C2", "C3", "C4", "A1", "A2", "L1", "L2", "crip1", "tlhu1", "araw1", "gls1", "--quick"):
         assert key in out
