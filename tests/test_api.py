@@ -55,7 +55,7 @@ def _families() -> list:
 
 
 def _modules() -> dict[str, type]:
-    return {n: getattr(dnn, n) for n in dnn.__all__ if n != "Persistence"}
+    return {n: getattr(dnn, n) for n in dnn.__all__ if not n.endswith("Persistence") or n in L.__all__}
 
 
 def _twin(cls: type):

@@ -3,7 +3,9 @@
 Each Module is defined next to its function in :mod:`difftda.losses` (for example
 :class:`~difftda.losses.WassersteinDistance` beside :func:`~difftda.losses.wasserstein_distance`)
 and checks its arguments at construction exactly as the function does; this module re-exports them
-all, with :class:`~difftda.Persistence`. A new family of Modules needs one import line here and
+all, with the persistence layers of every filtration (:class:`~difftda.Persistence`,
+:class:`~difftda.CubicalPersistence`, :class:`~difftda.AlphaPersistence`,
+:class:`~difftda.LowerStarPersistence`). A new family of Modules needs one import line here and
 one line of names in ``__all__``.
 
 Example:
@@ -20,8 +22,8 @@ from .losses.signature import SignatureLoss
 from .losses.statistics import PerDimensionLoss, PersistentEntropy, SummaryStatisticLoss, TotalPersistence
 from .losses.topogen import BottleneckLoss, DensityLoss, DsigmaLoss, PersistentEntropyLoss, PushLoss, TopoGenLoss
 
-__all__ = [  # noqa: F822 -- Persistence comes from the module __getattr__ below
-    "Persistence",
+__all__ = [  # noqa: F822 -- the persistence layers come from the module __getattr__ below
+    "Persistence", "CubicalPersistence", "AlphaPersistence", "LowerStarPersistence",
     "ConnectivityLoss",
     "BottleneckDistance", "WassersteinDistance", "SlicedWassersteinDistance",
     "TotalPersistence", "PersistentEntropy", "SummaryStatisticLoss", "PerDimensionLoss",
@@ -31,15 +33,18 @@ __all__ = [  # noqa: F822 -- Persistence comes from the module __getattr__ below
 ]  # fmt: skip
 
 
-def __getattr__(name: str) -> object:
-    # Persistence lives with its filtration; it is looked up on first use so that importing the
-    # losses never imports the persistence pipeline (and no import cycle can form).
-    if name == "Persistence":
-        from . import Persistence
+_LAYERS = ("Persistence", "CubicalPersistence", "AlphaPersistence", "LowerStarPersistence")
 
-        return Persistence
+
+def __getattr__(name: str) -> object:
+    # The persistence layers live with their filtrations; they are looked up on first use so that
+    # importing the losses never imports the persistence pipeline (and no import cycle can form).
+    if name in _LAYERS:
+        from . import filtrations
+
+        return getattr(filtrations, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), "Persistence"})
+    return sorted({*globals(), *_LAYERS})
