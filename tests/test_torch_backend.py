@@ -154,3 +154,39 @@ def test_ragged_batch_across_distance_layouts(sizes, dim):
     for c, got in zip(clouds, out):
         one = difftda.persistence(c, maxdim=0, backend="torch")[0]
         assert torch.equal(got[0].pairs, one.pairs) and torch.equal(got[0].index, one.index)
+
+
+def test_batch_items_are_built_on_first_read():
+    """The per-cloud entries of a batch: the minimum spanning tree of each cloud (scipy), read
+    lazily; ``cat()`` alone never builds them, and pickling keeps them."""
+    import pickle
+
+    from scipy.sparse.csgraph import minimum_spanning_tree
+    from scipy.spatial.distance import cdist
+
+    x = torch.randn(5, 12, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    out = difftda.persistence(x, maxdim=0)
+    assert len(out) == 5 and out._pending is not None  # the count alone builds nothing
+    whole = out.cat()[0].pairs[:, 1]
+    for b in range(5):
+        tree = np.sort(minimum_spanning_tree(cdist(x[b].numpy(), x[b].numpy())).data)
+        np.testing.assert_allclose(np.sort(out[b][0].pairs[:, 1].numpy()), tree, rtol=1e-12)
+    assert torch.equal(torch.cat([d[0].pairs[:, 1] for d in out]), whole)
+    again = difftda.persistence(x, maxdim=0)
+    copy = pickle.loads(pickle.dumps(again))
+    assert len(list(copy)) == 5 and all(torch.equal(a[0].pairs, b[0].pairs) for a, b in zip(copy, out))
+    first, *rest = difftda.persistence(x, maxdim=0)
+    assert torch.equal(first[0].pairs, out[0][0].pairs) and len(rest) == 4
+
+
+def test_batched_h0_derivatives_against_finite_differences():
+    """Backward, double backward and forward mode of a batch's H0 deaths (every birth is the constant
+    0), against finite differences."""
+    x = torch.randn(3, 7, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(4), requires_grad=True)
+
+    def deaths(p: torch.Tensor) -> torch.Tensor:
+        d = difftda.persistence(p, maxdim=0).cat()[0]
+        return torch.cat([d.pairs.reshape(-1), d.essential])
+
+    assert torch.autograd.gradcheck(deaths, (x,), check_forward_ad=True)
+    assert torch.autograd.gradgradcheck(deaths, (x,))

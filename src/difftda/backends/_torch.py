@@ -181,7 +181,8 @@ def _first_parents(rows: np.ndarray, added: np.ndarray, weight: np.ndarray, size
     step = max(1, _PARENTS_BLOCK // max(B * N, 1))
     for lo in range(0, S, step):  # blocks of steps bound the temporaries, not a loop per bar
         hi = min(S, lo + step)
-        at_key = rows[flat[:, lo:hi].reshape(-1)].reshape(B, hi - lo, N) == weight[:, lo:hi, None]
+        # (``take`` of whole rows: several times faster than the same fancy indexing.)
+        at_key = rows.take(flat[:, lo:hi].reshape(-1), axis=0).reshape(B, hi - lo, N) == weight[:, lo:hi, None]
         via[:, lo:hi] = (at_key * early).argmax(axis=2)
     return via
 

@@ -160,7 +160,8 @@ def persistence(
         points = None
     else:
         points = batch if isinstance(batch, torch.Tensor) else nn.utils.rnn.pad_sequence(batch, batch_first=True)
-        sizes = [c.shape[0] for c in batch]
+        # (Iterating over a (B, n, d) tensor would make B views.)
+        sizes = [points.shape[1]] * points.shape[0] if isinstance(batch, torch.Tensor) else [c.shape[0] for c in batch]
         check_scale(points)
         if len(set(sizes)) > 1:
             # Clouds of different sizes: each matrix on its own, since the layout distances() picks
