@@ -4,10 +4,16 @@
     python benchmarks/bench_segmentation.py --workloads C2 --rounds 5 --data uniform
     python benchmarks/bench_segmentation.py --workloads C3 --c3-topolosses   # also topolosses on C3 (> 20 GB!)
 
-Workloads (float32, fixed seed): the target is a thresholded smoothed noise field (blobs, loops and
-voids), the prediction ``0.5 * target + 0.5 * uniform noise`` in ``[0, 1]`` (a network early in
-training: many short bars besides the target's), or with ``--data uniform`` uniform noise alone (an
-untrained network: many more bars, where an assignment-based matching costs most).
+Workloads (float32, fixed seed), chosen with ``--data``:
+
+- ``blobs`` (default): the target is a thresholded smoothed noise field (blobs, loops and voids),
+  the prediction ``0.5 * target + 0.5 * uniform noise`` in ``[0, 1]`` (a network early in training:
+  many short bars besides the target's);
+- ``rings``: the target is thin structures as in vessel or membrane segmentation (a few rings and
+  curves, 2 pixels wide; in 3-D, tubes), the prediction the probability map of a noisy segmenter,
+  ``sigmoid(8 * (blurred target - 0.25) + gaussian noise)`` (a network later in training);
+- ``uniform``: the blobs target and a prediction uniform in ``[0, 1]`` (an untrained network: many
+  more bars, where an assignment-based matching costs most).
 
 - C2: a batch ``8 x 1 x 128 x 128``;
 - C3: ``2 x 1 x 64 x 64 x 64`` volumes (H0, H1 and H2).
@@ -49,12 +55,38 @@ import numpy as np
 SHAPES = {"C2": (8, 1, 128, 128), "C3": (2, 1, 64, 64, 64)}
 
 
+def _rings(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+    """A 0/1 image of thin structures: 4 rings (spherical shells in 3-D) and 2 wavy curves (tubes)."""
+    grid = np.stack(np.meshgrid(*[np.arange(n, dtype=np.float64) for n in shape], indexing="ij"))
+    out = np.zeros(shape, bool)
+    size = min(shape)
+    for _ in range(4):
+        center = rng.uniform(0.2, 0.8, len(shape)) * np.array(shape)
+        radius = rng.uniform(0.06, 0.16) * size
+        dist = np.sqrt(((grid - center.reshape(-1, *([1] * len(shape)))) ** 2).sum(0))
+        out |= np.abs(dist - radius) < 1.0
+    for _ in range(2):
+        phase, amp, freq = rng.uniform(0, 2 * np.pi), rng.uniform(0.05, 0.15) * size, rng.uniform(2, 5)
+        level = rng.uniform(0.2, 0.8) * shape[0]
+        wave = level + amp * np.sin(2 * np.pi * freq * grid[1] / shape[1] + phase)
+        near = np.abs(grid[0] - wave) < 1.0
+        if len(shape) == 3:
+            near &= np.abs(grid[2] - rng.uniform(0.3, 0.7) * shape[2]) < 1.5
+        out |= near
+    return out
+
+
 def make_batch(shape: tuple[int, ...], data: str = "blobs") -> tuple[np.ndarray, np.ndarray]:
-    """``(pred, target)``: ``data="blobs"`` as described above; ``"uniform"``: the same target and a
-    prediction uniform in [0, 1] (an untrained network: far more bars)."""
+    """``(pred, target)`` of the kind ``data`` (``"blobs"``, ``"rings"`` or ``"uniform"``), as
+    described above."""
     from scipy.ndimage import gaussian_filter
 
     rng = np.random.default_rng(list(shape))
+    if data == "rings":
+        target = np.stack([_rings(shape[2:], rng) for _ in range(shape[0])]).astype(np.float32)[:, None]
+        blurred = np.stack([gaussian_filter(t[0], 1.0) for t in target])[:, None]
+        logits = 8.0 * (blurred - 0.25) + rng.standard_normal(shape)
+        return (1 / (1 + np.exp(-logits))).astype(np.float32), target
     field = np.stack([gaussian_filter(rng.standard_normal(shape[2:]), 2.0) for _ in range(shape[0])])
     target = (field > 0.05).astype(np.float32)[:, None]
     noise = rng.random(shape)
@@ -168,8 +200,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--c3-rounds", type=int, default=1)
     ap.add_argument("--c3-topolosses", action="store_true",
                     help="run topolosses on C3 too (HutopoLoss needed more than 22 GB there)")
-    ap.add_argument("--data", choices=["blobs", "uniform"], default="blobs",
-                    help="the prediction: target plus noise (default) or uniform noise")
+    ap.add_argument("--data", choices=["blobs", "rings", "uniform"], default="blobs",
+                    help="the pair: blobs target plus noise (default), thin rings and curves with a noisy "
+                         "probability map, or uniform noise")
     ap.add_argument("--no-memory", action="store_true")
     ap.add_argument("--one", default="", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)

@@ -93,6 +93,9 @@ class Values:
 
 def place(values: torch.Tensor, pair_pos: torch.Tensor, ess_pos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """``(pairs (K, 2), essential births (M,))`` from the values read; slot 0 is the constant 0."""
+    K = len(pair_pos)
+    if values.numel() == 2 * K + ess_pos.numel():  # no constant: the values come in slot order (see gather)
+        return torch.stack([values[:K], values[K:2 * K]], 1), values[2 * K:]
     ext = torch.cat([values.new_zeros(1), values])
     return ext[pair_pos].view(-1, 2), ext[ess_pos]
 
@@ -127,15 +130,23 @@ def normalize(host: np.ndarray | None, bars: Bars, *, keep_empty: bool = False) 
 def _order(group: np.ndarray, b_val: np.ndarray, d_val: np.ndarray, index: np.ndarray) -> np.ndarray:
     """The permutation that sorts rows by ``(group, b_val, d_val, index columns)``.
 
-    One sort of the complex numbers ``b_val + i d_val`` (numpy compares them as pairs, exactly) and a
-    stable sort by group order the values; the index columns are read only when two rows of a group
-    share both values. Several times faster than :func:`numpy.lexsort` over all the keys, and the
-    result is the same.
+    One sort of the complex numbers ``b_val + i d_val`` (numpy compares them as pairs, exactly), or
+    for float32 values of one 64-bit integer key that sorts the same way (twice as fast), orders the
+    values, each group on its own when the rows come grouped, else followed by a stable sort by
+    group; the index columns are read only when two rows of a group share both values. Several times
+    faster than :func:`numpy.lexsort` over all the keys, and the result is the same.
     """
     if len(group) < _SMALL:
         return np.lexsort(tuple(index.T[::-1]) + (d_val, b_val, group))
-    pair = b_val.astype(np.float64) + 1j * d_val.astype(np.float64)
-    order = _stable_by(group, np.argsort(pair))
+    if b_val.dtype == np.float32 and d_val.dtype == np.float32:  # one integer key, as fast as one float
+        pair = (_ordered_bits(b_val).astype(np.uint64) << np.uint64(32)) | _ordered_bits(d_val)
+    else:
+        pair = b_val.astype(np.float64) + 1j * d_val.astype(np.float64)
+    runs = _runs(group)
+    if runs is not None and len(runs) <= _MAX_RUNS:  # grouped rows: each group sorts on its own
+        order = np.concatenate([np.argsort(pair[a:b]) + a for a, b in runs]) if len(runs) > 1 else np.argsort(pair)
+    else:
+        order = _stable_by(group, np.argsort(pair))
     sp, sg = pair[order], group[order]
     if ((sp[1:] == sp[:-1]) & (sg[1:] == sg[:-1])).any():  # tied values: the index decides
         order = np.lexsort(_index_keys(index) + (d_val, b_val, group))
@@ -144,6 +155,22 @@ def _order(group: np.ndarray, b_val: np.ndarray, d_val: np.ndarray, index: np.nd
 
 #: Below this many rows one :func:`numpy.lexsort` is the fastest.
 _SMALL = 1024
+#: Grouped rows sort group by group up to this many groups (beyond, one sort and a radix sort by group).
+_MAX_RUNS = 64
+
+
+def _ordered_bits(v: np.ndarray) -> np.ndarray:
+    """uint32 keys that sort like the float32 values ``v`` (no NaN; -0.0 and 0.0 get the same key)."""
+    u = (v + np.float32(0)).view(np.uint32)  # -0.0 + 0.0 is 0.0
+    return np.where(u >= np.uint32(1 << 31), ~u, u | np.uint32(1 << 31))
+
+
+def _runs(group: np.ndarray) -> list[tuple[int, int]] | None:
+    """``[(start, stop), ...]`` of the runs of equal values of a sorted ``group``; None if unsorted."""
+    if not _is_sorted(group):
+        return None
+    cuts = (np.flatnonzero(group[1:] != group[:-1]) + 1).tolist()
+    return list(zip([0] + cuts, cuts + [len(group)]))
 
 
 def _stable_by(group: np.ndarray, order: np.ndarray) -> np.ndarray:
@@ -197,9 +224,12 @@ def gather(reader: Values, bars: Bars, n_items: int, maxdim: int) -> DiagramBatc
     # Every position that is read, once per use; slot 0 of the placed values is the constant 0.
     wanted = np.concatenate([birth, death, ess_birth])
     read_mask = wanted >= 0
-    positions = wanted[read_mask] if not read_mask.all() else wanted
-    slots = np.zeros(len(wanted), np.int64)
-    slots[read_mask] = np.arange(1, len(positions) + 1)
+    if read_mask.all():  # slot e + 1 is positions[e]: place() lays the values out without indexing
+        positions, slots = wanted, np.arange(1, len(wanted) + 1)
+    else:
+        positions = wanted[read_mask]
+        slots = np.zeros(len(wanted), np.int64)
+        slots[read_mask] = np.arange(1, len(positions) + 1)
     pair_pos = np.stack([slots[:K], slots[K:2 * K]], axis=1)
     ess_pos = slots[2 * K:]
     parts_host = [index.ravel(), ess_index.ravel(), group % B, ess_group % B, positions, pair_pos.ravel(), ess_pos]

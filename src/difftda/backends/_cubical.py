@@ -98,16 +98,19 @@ _POOL_MIN_PIXELS = 1 << 15
 def _concat(results: list[CubicalPairing], B: int, maxdim: int, n_pixels: int) -> CubicalPairing:
     """One pairing for the batch: groups become ``dim * B + image``; dimensions above ``maxdim`` go."""
     if B == 1:
-        r = results[0]
-        parts = [r]
+        birth, death, group, ess_birth, ess_group = (np.asarray(a, np.int64).reshape(-1) for a in results[0])
     else:
-        parts = [
-            CubicalPairing(r.birth, r.death, r.group * B + b, r.ess_birth, r.ess_group * B + b)
-            for b, r in enumerate(results)
-        ]
-    birth, death, group, ess_birth, ess_group = (
-        np.concatenate([np.asarray(p[i], np.int64).reshape(-1) for p in parts]) for i in range(5)
-    )
+        parts = [[np.asarray(a, np.int64).reshape(-1) for a in r] for r in results]
+        if all(_is_sorted(p[2]) for p in parts):  # rows come by dimension: lay them out group by group
+            cuts = [np.searchsorted(p[2], np.arange(maxdim + 2)).tolist() for p in parts]
+            pieces = [(p, c[k], c[k + 1]) for k in range(maxdim + 1) for p, c in zip(parts, cuts)]
+            birth, death = (np.concatenate([p[i][a:b] for p, a, b in pieces]) for i in (0, 1))
+            group = np.repeat(np.arange(len(pieces)), [b - a for _, a, b in pieces])  # k * B + image
+        else:
+            birth, death = (np.concatenate([p[i] for p in parts]) for i in (0, 1))
+            group = np.concatenate([p[2] * B + b for b, p in enumerate(parts)])
+        ess_birth = np.concatenate([p[3] for p in parts])
+        ess_group = np.concatenate([p[4] * B + b for b, p in enumerate(parts)])
     limit = (maxdim + 1) * B
     keep, ess_keep = group < limit, ess_group < limit
     if not keep.all():
@@ -119,6 +122,10 @@ def _concat(results: list[CubicalPairing], B: int, maxdim: int, n_pixels: int) -
     if low < 0 or high >= n_pixels:
         raise RuntimeError("the cubical engine returned a position outside the image")
     return CubicalPairing(birth, death, group, ess_birth, ess_group)
+
+
+def _is_sorted(a: np.ndarray) -> bool:
+    return len(a) < 2 or bool((a[1:] >= a[:-1]).all())
 
 
 def _positions(out: np.ndarray, first: int, shape: tuple[int, ...]) -> np.ndarray:

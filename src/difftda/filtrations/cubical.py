@@ -58,6 +58,19 @@ def _check_construction(construction: object) -> str:
 
 
 def _engine(backend: object, maxdim: int, sd: int) -> CubicalEngine:
+    if isinstance(backend, str):  # engines hold only their options: one per spec is enough
+        key = (backend, maxdim, sd)
+        if key not in _ENGINES:
+            _ENGINES[key] = _find_engine(backend, maxdim, sd)
+        return _ENGINES[key]
+    return _find_engine(backend, maxdim, sd)
+
+
+#: Engines found for ``(backend spec, maxdim, spatial axes)``.
+_ENGINES: dict[tuple[str, int, int], CubicalEngine] = {}
+
+
+def _find_engine(backend: object, maxdim: int, sd: int) -> CubicalEngine:
     if backend == "auto":  # the preferred installed engine that takes this many axes
         for name in list_backends("cubical"):
             engine = get_backend(name, maxdim=maxdim, filtration="cubical")
@@ -134,18 +147,19 @@ def cubical_persistence(
     B = math.prod(x.shape[: x.dim() - sd])
     if B == 0:
         raise ValueError(f"x is an empty batch (shape {tuple(x.shape)}); pass at least one image")
-    # One detached float64 host copy (float32, float16 and bfloat16 are exact in it).
-    host_t = x.detach().to("cpu", torch.float64).reshape(B, *grid)
-    if superlevel:
-        host_t = -host_t
-    host = host_t.contiguous().numpy()
-    if not np.isfinite(host).all():
+    # One detached host copy in x's precision (float16 and bfloat16 widened to float32, exactly), in
+    # the orientation the engine pairs; the engine gets it in float64 (exact too). The bars are
+    # ordered on the narrower copy: float32 values sort with one integer key.
+    values = x.detach().to("cpu", torch.float64 if x.dtype == torch.float64 else torch.float32)
+    values = (-values if superlevel else values).reshape(-1).numpy()
+    if not np.isfinite(values).all():
         raise ValueError("x contains NaN or inf pixels; cubical persistence needs finite values")
+    host = values.astype(np.float64, copy=False).reshape(B, *grid)
     try:
         bp = engine.pairing_batch(host, maxdim=maxdim, construction=construction)
     except (RuntimeError, ValueError, TypeError) as err:
         raise RuntimeError(f"backend {str(engine)!r} failed on images of shape {shape}: {err}") from err
-    bars = normalize(host.reshape(-1), pixel_bars(bp, B, math.prod(shape)))
+    bars = normalize(values, pixel_bars(bp, B, math.prod(shape)))
     out = gather(Values(x.reshape(-1)), bars, B, maxdim)
     return out[0] if x.dim() == sd else out
 
