@@ -75,6 +75,10 @@ class Values:
 
     def read(self, positions: torch.Tensor) -> torch.Tensor:
         """The values at ``positions`` (an int64 tensor on :attr:`device`)."""
+        if self.flat.device.type == "cpu" and self.flat.dim() == 1:
+            # Its backward (scatter_add) sums repeated positions in order on any number of threads;
+            # plain indexing's (index_put with accumulate) can round differently from run to run.
+            return self.flat.gather(0, positions)
         return self.flat[positions]
 
     def prepare(self, positions: np.ndarray) -> np.ndarray | None:
@@ -93,7 +97,7 @@ class Values:
 
 def place(values: torch.Tensor, pair_pos: torch.Tensor, ess_pos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """``(pairs (K, 2), essential births (M,))`` from the values read; slot 0 is the constant 0."""
-    K = len(pair_pos)
+    K = pair_pos.numel() // 2
     if values.numel() == 2 * K + ess_pos.numel():  # no constant: the values come in slot order (see gather)
         return torch.stack([values[:K], values[K:2 * K]], 1), values[2 * K:]
     ext = torch.cat([values.new_zeros(1), values])
