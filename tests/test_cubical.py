@@ -200,6 +200,58 @@ def test_threads_do_not_change_the_result(engine):
             assert torch.equal(ka.pairs, kb.pairs) and torch.equal(ka.index, kb.index)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("kind", ["random", "ties", "signed_zeros"])
+def test_bars_come_in_the_canonical_order(dtype, kind):
+    """Rows of each diagram sorted by (birth, death, birth position, death position) in the paired
+    orientation, checked with numpy's lexsort over every key (float32 input is ordered on float32
+    values with an integer key; ties, and 0.0 against -0.0, fall back to the positions)."""
+    rng = np.random.default_rng(17)
+    x = rng.random((3, 48, 40))
+    if kind == "ties":
+        x = np.round(x * 12)
+    elif kind == "signed_zeros":
+        x[x < 0.3], x[x > 0.8] = -0.0, 0.0
+    x = torch.from_numpy(x).to(dtype)
+    for construction in CONSTRUCTIONS:
+        for superlevel in (False, True):
+            out = difftda.cubical_persistence(x, spatial_dims=2, construction=construction, superlevel=superlevel)
+            for b in range(len(x)):
+                flat = x[b].reshape(-1).double().numpy() * (-1.0 if superlevel else 1.0)
+                for dg in out[b]:
+                    idx = dg.index.numpy()
+                    order = np.lexsort((idx[:, 1], idx[:, 0], flat[idx[:, 1]], flat[idx[:, 0]]))
+                    assert np.array_equal(order, np.arange(len(idx)))
+
+
+def test_gradient_does_not_depend_on_torch_threads():
+    """Pixels read by several bars sum their gradients in one fixed order: the same bits on one
+    thread or two, and equal to a float64 accumulation up to float32 rounding."""
+    x = torch.rand(2, 64, 64, generator=torch.Generator().manual_seed(3))
+    grads = []
+    before = torch.get_num_threads()
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            xr = x.clone().requires_grad_(True)
+            batch = difftda.cubical_persistence(xr, spatial_dims=2, construction="V", superlevel=True)
+            out = batch.cat()
+            w = [torch.linspace(0.1, 1, len(dg.pairs)) for dg in out]
+            sum(((dg.pairs[:, 1] - dg.pairs[:, 0]) ** 2 * wk).sum() for dg, wk in zip(out, w)).backward()
+            grads.append(xr.grad)
+    finally:
+        torch.set_num_threads(before)
+    assert torch.equal(grads[0], grads[1])
+    ref = np.zeros(x.numel())
+    for k, (dg, wk) in enumerate(zip(out, w)):
+        p, idx = dg.pairs.detach().double().numpy(), dg.index.numpy()
+        g = 2 * (p[:, 1] - p[:, 0]) * wk.double().numpy()
+        start = batch.cloud_of(k)[0].numpy() * x[0].numel()  # each item's first pixel in the batch
+        np.add.at(ref, idx[:, 1] + start, g)
+        np.add.at(ref, idx[:, 0] + start, -g)
+    np.testing.assert_allclose(grads[0].reshape(-1).double().numpy(), ref, rtol=1e-5, atol=1e-6)
+
+
 def test_layout_of_the_result():
     x = torch.rand(4, 5, 6)
     vol = difftda.cubical_persistence(x)  # no spatial_dims: one volume, never a silent batch
