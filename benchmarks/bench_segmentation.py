@@ -24,7 +24,10 @@ Rows (each: loss of the batch, then ``backward()``):
 - ``hu_v``: the same with ``construction="V"``, the complex topolosses uses (same value as ``tl_hu``);
 - ``tl_hu``: topolosses ``HutopoLoss(use_base_loss=False, alpha=1)``;
 - ``bm``: ``difftda.losses.betti_matching_loss(pred, target)``;
-- ``tl_bm``: topolosses ``BettiMatchingLoss(use_base_loss=False, alpha=1)``.
+- ``tl_bm``: topolosses ``BettiMatchingLoss(use_base_loss=False, alpha=1)``;
+- ``floor``: cripser alone on the prediction's images, one after the other (``computePH_T`` on
+  negated float64 copies made outside the timed region, as ``hu`` pairs them): the pairing that
+  ``hu`` cannot skip, so ``tl_hu/floor`` bounds ``tl_hu/hu`` on one thread.
 
 topolosses imports OpenCV and torchvision at package import for losses not measured here; when they
 are absent, empty stand-ins take their place (its Betti-Matching-3D engine and the two losses do not
@@ -120,6 +123,11 @@ def make_step(row: str, shape: tuple[int, ...], data: str = "blobs"):
             pred, target, maxdim=sd - 1, spatial_dims=sd, construction="V")
     elif row == "bm":
         f = lambda: difftda.losses.betti_matching_loss(pred, target, spatial_dims=sd)  # noqa: E731
+    elif row == "floor":
+        import cripser
+
+        images = [np.ascontiguousarray(-im, np.float64) for im in pred_np.reshape(-1, *shape[2:])]
+        f = lambda: [cripser.computePH_T(im, maxdim=sd - 1, location="yes") for im in images]  # noqa: E731
     elif row in ("tl_hu", "tl_bm"):
         hu, bm = _topolosses()
         with warnings.catch_warnings():
@@ -135,8 +143,11 @@ def make_step(row: str, shape: tuple[int, ...], data: str = "blobs"):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             loss = f()
-        loss.backward()
-        out["loss"] = float(loss.detach())
+        if isinstance(loss, torch.Tensor):
+            loss.backward()
+            out["loss"] = float(loss.detach())
+        else:
+            out["loss"] = float("nan")
 
     return step, out
 
@@ -212,13 +223,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     have_tl = importlib.util.find_spec("topolosses") is not None
     for w in workloads:
-        rows = ["hu", "hu_v", "bm"]
+        rows = ["hu", "hu_v", "bm"] + (["floor"] if importlib.util.find_spec("cripser") else [])
         if have_tl and (w == "C2" or args.c3_topolosses):
             rows += ["tl_hu", "tl_bm"]
         rounds = args.rounds if w == "C2" else args.c3_rounds
         times, losses = interleaved(w, rounds, rows, args.data)
         med = {r: statistics.median(v) for r, v in times.items()}
-        pairs = [("tl_hu", "hu"), ("tl_hu", "hu_v"), ("bm", "tl_bm")]
+        pairs = [("tl_hu", "hu"), ("tl_hu", "hu_v"), ("bm", "tl_bm"), ("hu", "floor"), ("tl_hu", "floor")]
         ratio = {f"{a}/{b}": round(statistics.median([p / q for p, q in zip(times[a], times[b])]), 3)
                  for a, b in pairs if a in times and b in times}
         mem_rows = ["hu", "bm"] + (["tl_hu", "tl_bm"] if have_tl and w == "C2" else [])

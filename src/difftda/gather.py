@@ -149,9 +149,11 @@ def _order(group: np.ndarray, b_val: np.ndarray, d_val: np.ndarray, index: np.nd
     runs = _runs(group)
     if runs is not None and len(runs) <= _MAX_RUNS:  # grouped rows: each group sorts on its own
         order = np.concatenate([np.argsort(pair[a:b]) + a for a, b in runs]) if len(runs) > 1 else np.argsort(pair)
+        sg = group  # unchanged by the order
     else:
         order = _stable_by(group, np.argsort(pair))
-    sp, sg = pair[order], group[order]
+        sg = group[order]
+    sp = pair[order]
     if ((sp[1:] == sp[:-1]) & (sg[1:] == sg[:-1])).any():  # tied values: the index decides
         order = np.lexsort(_index_keys(index) + (d_val, b_val, group))
     return order
