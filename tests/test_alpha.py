@@ -144,6 +144,22 @@ def test_values_at_index(kind, d):
         assert dg.essential_index.shape == (len(dg.essential), d + 1)
 
 
+@pytest.mark.parametrize("d", [2, 3])
+def test_circumradius_of_every_row_kind(d):
+    # Vertex rows (one id, then -1 padding), edges, triangles and tetrahedra against the linear solve,
+    # including vertices other than point 0 (a vertex row has radius 0, whatever its vertex).
+    from difftda.filtrations.alpha import circumradius
+
+    x = cloud(8, d, seed=21)
+    rows = [[v] for v in range(8)] + [[0, 3], [5, 2], [1, 4, 6]] + ([[0, 2, 5, 7]] if d == 3 else [])
+    table = torch.tensor([r + [-1] * (d + 1 - len(r)) for r in rows])
+    got = circumradius(torch.tensor(x), table)
+    want = [ref_circumradius(x[r]) for r in rows]
+    np.testing.assert_allclose(got.numpy(), want, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(circumradius(torch.tensor(x), table, squared=True).numpy(), np.square(want),
+                               rtol=1e-12, atol=0)
+
+
 def test_defining_simplex_is_a_coface_for_alpha():
     # Three points of an obtuse triangle: the long edge is not Gabriel, its value is the triangle's.
     x = torch.tensor([[0.0, 0.0], [4.0, 0.0], [2.0, 0.5], [10.0, 10.0]], dtype=torch.float64)

@@ -214,7 +214,7 @@ def circumradius(points: torch.Tensor, simplices: torch.Tensor, *, squared: bool
     else:
         a = v[:, 1] - v[:, 0]
         aa = (a * a).sum(-1)
-        r2 = aa / 4
+        r2 = torch.where(size >= 2, aa / 4, zero)  # a vertex row (one id, then -1) has radius 0
     if k >= 3:
         b = v[:, 2] - v[:, 0]
         c = a - b
