@@ -328,3 +328,28 @@ def test_example_opens_a_hole():
     x = result["x"].numpy()
     ref = gudhi_intervals(x, "alpha", 1, False)[1]
     assert float((ref[:, 1] - ref[:, 0]).max()) == pytest.approx(curve[-1], rel=1e-9)
+
+
+@pytest.mark.parametrize("kind", ["alpha", "cech", "weak"])
+@pytest.mark.parametrize("scale", [2.0**-200, 1e-60, 1e60, 2.0**300])
+def test_extreme_scales_follow_the_scaling_law(kind, scale):
+    """Every value scales with the cloud: at 1e-60 or 1e60 the diagrams are the unit cloud's times the
+    scale (checked against gudhi at unit scale), and the gradients of a bar's persistence are the same."""
+    rng = np.random.default_rng(3)
+    pts = torch.tensor(rng.random((25, 2)), dtype=torch.float64)
+    unit = difftda.alpha_persistence(pts, 1, kind=kind)
+    if kind != "weak":
+        ac = gudhi.AlphaComplex(points=pts.numpy()).create_simplex_tree()
+        ac.compute_persistence()
+        ref = np.sort(np.sqrt(ac.persistence_intervals_in_dimension(1)), axis=0)
+        np.testing.assert_allclose(np.sort(unit[1].pairs.numpy(), axis=0), ref, rtol=1e-12)
+    x = (pts * scale).requires_grad_()
+    far = difftda.alpha_persistence(x, 1, kind=kind)
+    for k in range(2):
+        assert far[k].pairs.shape == unit[k].pairs.shape
+        torch.testing.assert_close(far[k].pairs / scale, unit[k].pairs, rtol=1e-12, atol=0)
+    (far[1].pairs[:, 1] - far[1].pairs[:, 0]).sum().backward()
+    y = pts.clone().requires_grad_()
+    one = difftda.alpha_persistence(y, 1, kind=kind)
+    (one[1].pairs[:, 1] - one[1].pairs[:, 0]).sum().backward()
+    torch.testing.assert_close(x.grad, y.grad, rtol=1e-9, atol=1e-12)

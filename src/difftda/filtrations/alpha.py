@@ -11,6 +11,8 @@ that edge (weak alpha). Gradients reach only the few points of those simplices.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 from torch import nn
@@ -135,6 +137,13 @@ def alpha_persistence(
     points, sizes, single = _as_points(x)
     B, N, D = points.shape
     host = points.detach().to("cpu", torch.float64).numpy()
+    # Radii are products of up to 8 coordinates: far from 1 they overflow or underflow. Every value
+    # scales with the cloud, so the engine pairs, and the reader computes, on the cloud times a power
+    # of two that brings its largest coordinate near 1 (exact), and the values are scaled back.
+    top = float(np.abs(host).max()) if host.size else 0.0
+    exponent = -math.frexp(top)[1] if top > 0 else 0
+    if exponent:
+        host = np.ldexp(host, exponent)
     pairings = []
     for b, n in enumerate(sizes):
         cloud = np.ascontiguousarray(host[b, :n])
@@ -149,7 +158,8 @@ def alpha_persistence(
             ) from err
     bars, table, values = _bars(pairings, B, N, maxdim)
     bars = normalize(values, bars)
-    reader = Circumradii(points, torch.from_numpy(table).to(points.device), kind=kind, squared=squared)
+    reader = Circumradii(points, torch.from_numpy(table).to(points.device), kind=kind, squared=squared,
+                         exponent=exponent)
     out = gather(reader, bars, B, maxdim)
     return out[0] if single else out
 
@@ -249,22 +259,37 @@ class Circumradii(Values):
         table: ``(R, D + 1)`` int64 vertex rows, padded with -1, on the points' device.
         kind: ``"alpha"``, ``"cech"`` (circumradius) or ``"weak"`` (edge length).
         squared: square the values.
+        exponent: compute on ``points * 2**exponent`` and scale the values back (exact), so that
+            radii of clouds far from unit scale neither overflow nor underflow.
     """
 
-    def __init__(self, points: torch.Tensor, table: torch.Tensor, *, kind: str = "alpha", squared: bool = False):
+    def __init__(self, points: torch.Tensor, table: torch.Tensor, *, kind: str = "alpha", squared: bool = False,
+                 exponent: int = 0):
         super().__init__(points.reshape(-1, points.shape[-1]))
-        self.table, self.kind, self.squared = table, kind, squared
+        self.table, self.kind, self.squared, self.exponent = table, kind, squared, exponent
 
     def read(self, positions: torch.Tensor) -> torch.Tensor:
         simp = self.table[positions]
+        flat = _times_pow2(self.flat, self.exponent)
+        back = -self.exponent * (2 if self.squared else 1)
         if self.kind != "weak":
-            return circumradius(self.flat, simp, squared=self.squared)
+            return _times_pow2(circumradius(flat, simp, squared=self.squared), back)
         # Weak alpha: the length of the edge (twice its circumradius).
-        r2 = circumradius(self.flat, simp[:, :2], squared=True)
+        r2 = circumradius(flat, simp[:, :2], squared=True)
         if self.squared:
-            return 4 * r2
+            return _times_pow2(4 * r2, back)
         pos = r2 > 0
-        return torch.where(pos, 2 * torch.sqrt(torch.where(pos, r2, torch.ones_like(r2))), r2.new_zeros(()))
+        length = torch.where(pos, 2 * torch.sqrt(torch.where(pos, r2, torch.ones_like(r2))), r2.new_zeros(()))
+        return _times_pow2(length, back)
+
+
+def _times_pow2(t: torch.Tensor, exponent: int) -> torch.Tensor:
+    """``t * 2**exponent``, exact, in steps that a float32 scalar can hold."""
+    while exponent:
+        step = max(-100, min(100, exponent))
+        t = t * 2.0**step
+        exponent -= step
+    return t
 
 
 class AlphaPersistence(nn.Module):
