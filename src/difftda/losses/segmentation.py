@@ -323,7 +323,9 @@ def hu_topological_loss(
         maxdim: the largest homology dimension (1: components and loops; 2 adds cavities of volumes).
         construction: ``"T"`` (default, as Hu et al.): pixels are the top cells, so foreground is
             8-connected in 2-D (26 in 3-D); ``"V"``: pixels are vertices, foreground 4-connected (6),
-            as Betti-Matching-3D and topolosses.
+            as Betti-Matching-3D and topolosses. With ``"V"`` the value equals the topological term of
+            topolosses' ``HutopoLoss(use_base_loss=False, alpha=1)``; with the default it is the
+            paper's loss on the T construction, which topolosses does not offer.
         spatial_dims: the number of trailing spatial axes (2 for ``(B, C, H, W)``, 3 for volumes).
         matching: ``"optimal"`` (the paper's :math:`\gamma^*`) or ``"persistence"`` (see above).
 
