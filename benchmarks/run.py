@@ -1525,6 +1525,7 @@ def run_interleaved(workloads: list[str], sizes: str = "full", tools: list[str] 
     load_start = os.getloadavg() if hasattr(os, "getloadavg") else None
     for wk in workloads:
         w = WORKLOADS[wk]
+        slow_at: dict[str, str] = {}  # a row too slow at a size is not tried at the larger ones
         n_rounds = min(rounds, w.rounds) if w.rounds else rounds
         limit = w.slow_s if slow_s is None else slow_s
         used_rounds[wk] = n_rounds
@@ -1535,6 +1536,8 @@ def run_interleaved(workloads: list[str], sizes: str = "full", tools: list[str] 
             steps: dict[str, tuple[Tool, Any]] = {}
             for tool in rows[wk]:
                 why = _tool_unavailable(tool, w)
+                if why is None and tool.key in slow_at:
+                    why = f"too slow at {slow_at[tool.key]}"
                 if why is not None:
                     note = f"{tool.key} skipped for {wk} {label}: {why}"
                     notes.append(note)
@@ -1553,6 +1556,7 @@ def run_interleaved(workloads: list[str], sizes: str = "full", tools: list[str] 
                         t_first = time.perf_counter() - t0
                     if t_first > limit:
                         status, why = "slow", f"a step takes over {limit:g} s ({t_first:.0f} s): left out of the rounds"
+                        slow_at[tool.key] = label
                     else:
                         steps[tool.key] = (tool, step)
                 except Exception as err:  # noqa: BLE001 - the row is left out, the others go on
@@ -1735,8 +1739,9 @@ def format_report(res: dict[str, Any]) -> str:
         lines += ["", "### Targets", "", "| workload | size | row | target | measured | status |",
                   "|---|---|---|---|---|---|"]
         for t in targets:
+            note = t.get("text") or (t["note"] if len(t["note"]) <= 90 else t["note"][:87] + "...")
             lines.append(f"| {t['workload']} | {t['size']} | {t['row']} | {t['target']} | "
-                         f"{t.get('text') or t['note']} | {t['status']} |")
+                         f"{note.replace('|', '/')} | {t['status']} |")
     for wk in s["workloads"]:
         w = WORKLOADS[wk]
         labels = [w.label(sh) for sh in w.sizes[s["sizes"]]]
