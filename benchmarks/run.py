@@ -327,6 +327,39 @@ def _segmentation_batch(rng: np.random.Generator, shape: tuple[int, ...]) -> tup
     return pred.astype(np.float32), target
 
 
+def _rings(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+    """A 0/1 image of thin structures: 4 rings (spherical shells in 3-D) and 2 wavy curves (tubes)."""
+    grid = np.stack(np.meshgrid(*[np.arange(n, dtype=np.float64) for n in shape], indexing="ij"))
+    out = np.zeros(shape, bool)
+    size = min(shape)
+    for _ in range(4):
+        center = rng.uniform(0.2, 0.8, len(shape)) * np.array(shape)
+        radius = rng.uniform(0.06, 0.16) * size
+        dist = np.sqrt(((grid - center.reshape(-1, *([1] * len(shape)))) ** 2).sum(0))
+        out |= np.abs(dist - radius) < 1.0
+    for _ in range(2):
+        phase, amp, freq = rng.uniform(0, 2 * np.pi), rng.uniform(0.05, 0.15) * size, rng.uniform(2, 5)
+        level = rng.uniform(0.2, 0.8) * shape[0]
+        wave = level + amp * np.sin(2 * np.pi * freq * grid[1] / shape[1] + phase)
+        near = np.abs(grid[0] - wave) < 1.0
+        if len(shape) == 3:
+            near &= np.abs(grid[2] - rng.uniform(0.3, 0.7) * shape[2]) < 1.5
+        out |= near
+    return out
+
+
+def _rings_batch(rng: np.random.Generator, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """``(pred, target)``: thin structures as in vessel or membrane segmentation (rings and curves 2
+    pixels wide), and the probability map of a noisy segmenter, ``sigmoid(8 (blurred target - 0.25)
+    + gaussian noise)`` (a network later in training)."""
+    from scipy.ndimage import gaussian_filter
+
+    target = np.stack([_rings(shape[2:], rng) for _ in range(shape[0])]).astype(np.float32)[:, None]
+    blurred = np.stack([gaussian_filter(t[0], 1.0) for t in target])[:, None]
+    logits = 8.0 * (blurred - 0.25) + rng.standard_normal(shape)
+    return (1 / (1 + np.exp(-logits))).astype(np.float32), target
+
+
 def _uniform_cloud(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
     return rng.random(shape).astype(np.float32)
 
@@ -494,6 +527,15 @@ WORKLOADS.update({
                  Target("difftda:hu:V", ">= 10x faster than topolosses HutopoLoss (same complex)", "tlhu1", 0.1),
                  Target("difftda:bm", "<= 1.2x topolosses BettiMatchingLoss", "tlbm1", 1.2)),
         rounds=5, slow_s=60.0, memory=True, main_row="difftda:hu", labeler=_shape_label),
+    "C5": Workload(
+        "C5", "C2's losses on thin structures (rings, curves) and a noisy segmenter's probability map", 1,
+        {"smoke": ((2, 1, 16, 16),), "small": ((4, 1, 64, 64),), "full": ((8, 1, 128, 128),)},
+        _rings_batch, _h0_h1_total_persistence, input="seg-batch", baseline="tlhu1",
+        difftda_forward=_segmentation_forward, difftda_rows=("hu", "hu:V", "bm"), filtration=None,
+        spec_check=_spec_check({"hu": "difftda", "bm": "topolosses"}),
+        targets=(Target("difftda:hu", ">= 10x faster than topolosses HutopoLoss", "tlhu1", 0.1),
+                 Target("difftda:bm", "<= 1.2x topolosses BettiMatchingLoss", "tlbm1", 1.2)),
+        rounds=5, slow_s=60.0, main_row="difftda:hu", labeler=_shape_label),
     "C3": Workload(
         "C3", "Hu's loss on volumes (H0, H1, H2), prediction = target + noise", 2,
         {"smoke": ((1, 1, 8, 8, 8),), "small": ((2, 1, 32, 32, 32),), "full": ((2, 1, 64, 64, 64),)},
@@ -781,6 +823,22 @@ def _lower_star_raw(tool: Tool, workload: Workload, data):
     return step, lambda: (None, None)
 
 
+def _prediction_floor_raw(tool: Tool, workload: Workload, data):
+    """cripser alone on the prediction's images (superlevel: negated float64 copies), one after the
+    other: the pairing a Hu loss cannot skip."""
+    import cripser
+
+    pred = split_data(data)[0]
+    sd = pred.ndim - 2
+    images = [np.ascontiguousarray(-im, np.float64) for im in pred.reshape(-1, *pred.shape[2:])]
+
+    def step():
+        for im in images:
+            cripser.computePH_T(im, maxdim=sd - 1, location="yes")
+
+    return step, lambda: (None, None)
+
+
 def _cripser_torch_forward(tool: Tool, workload: Workload, x, aux: tuple):
     import cripser
     import torch
@@ -881,6 +939,8 @@ TOOL_KINDS: dict[str, ToolKind] = {
                      threaded=False, title="topolosses HutopoLoss"),
     "tlbm": ToolKind("tlbm", "topolosses", "topolosses", inputs=("seg-batch",), forward=_topolosses_forward,
                      threaded=False, title="topolosses BettiMatchingLoss"),
+    "floor": ToolKind("floor", "cripser", "cripser", inputs=("seg-batch", "volume"), raw=_prediction_floor_raw,
+                      group="raw", threaded=False, title="raw cripser on the prediction alone (Hu's floor)"),
     "wraw": ToolKind("wraw", "gph", "giotto-ph", inputs=("cloud",), raw=_weak_raw, group="raw", threaded=False,
                      title="raw scipy Delaunay + giotto-ph"),
     "araw": ToolKind("araw", "gudhi", "gudhi", inputs=("cloud",), raw=_alpha_raw, group="raw", threaded=False,
