@@ -997,7 +997,7 @@ def default_tools(threads: list[int], group: str = "all", workload: Workload | N
         >>> default_tools([2], "gph")
         ['gph1', 'gph2']
         >>> default_tools([2], "all", WORKLOADS["C2"])
-        ['difftda:hu', 'difftda:hu:V', 'difftda:bm', 'tlhu1', 'tlbm1']
+        ['floor1', 'difftda:hu', 'difftda:hu:V', 'difftda:bm', 'tlhu1', 'tlbm1']
     """
     ks = [1] + sorted({k for k in threads if k > 1})
 
@@ -1475,6 +1475,10 @@ def _machine() -> dict[str, Any]:
     return {"cpu": cpu, "cores": usable, "platform": platform.platform()}
 
 
+#: The usable cores when the harness starts (a library may pin the main thread to one CPU later on).
+_MACHINE_AT_IMPORT = {"cores": _machine()["cores"]}
+
+
 def run_benchmark(workloads: list[str], sizes: str = "full", tools: list[str] | None = None,
                   threads: list[int] | None = None, time_limit: float = 30.0, reps: int | None = None,
                   check: bool = True, log=None) -> dict[str, Any]:
@@ -1581,6 +1585,14 @@ def run_interleaved(workloads: list[str], sizes: str = "full", tools: list[str] 
     notes: list[str] = []
     cells: list[dict[str, Any]] = []
     used_rounds: dict[str, int] = {}
+    # Some engines pin the calling thread to one CPU; threads started later would inherit that mask.
+    # Every step starts from the process's original CPU set.
+    cpus = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+
+    def unpin() -> None:
+        if cpus is not None and os.sched_getaffinity(0) != cpus:
+            os.sched_setaffinity(0, cpus)
+
     t_start = time.time()
     load_start = os.getloadavg() if hasattr(os, "getloadavg") else None
     for wk in workloads:
@@ -1603,6 +1615,7 @@ def run_interleaved(workloads: list[str], sizes: str = "full", tools: list[str] 
                     notes.append(note)
                     log(f"  {note}")
                     continue
+                unpin()
                 torch.set_num_threads(tool.threads)
                 status = "ok"
                 try:
@@ -1611,6 +1624,7 @@ def run_interleaved(workloads: list[str], sizes: str = "full", tools: list[str] 
                     step()  # the first call also pays for lazy imports
                     t_first = time.perf_counter() - t0
                     if t_first < limit:  # a second, timed warm-up call when the first one was not slow
+                        unpin()
                         t0 = time.perf_counter()
                         step()
                         t_first = time.perf_counter() - t0
@@ -1640,6 +1654,7 @@ def run_interleaved(workloads: list[str], sizes: str = "full", tools: list[str] 
                     # often (a step after a two-thread tool can run slower while its threads wind down).
                     for k in rng.permutation(order):
                         tool, step = steps[k]
+                        unpin()
                         torch.set_num_threads(tool.threads)
                         t0 = time.perf_counter()
                         step()
@@ -1673,7 +1688,7 @@ def _result(t_start: float, load_start, workloads: list[str], sizes: str, thread
     return {
         "date": time.strftime("%Y-%m-%d %H:%M", time.localtime(t_start)),
         "wall_s": round(time.time() - t_start, 1),
-        "machine": _machine() | {"loadavg_start": load_start,
+        "machine": _machine() | _MACHINE_AT_IMPORT | {"loadavg_start": load_start,
                                  "loadavg_end": os.getloadavg() if hasattr(os, "getloadavg") else None},
         "versions": _versions(),
         "settings": {"workloads": workloads, "sizes": sizes, "threads": threads, **settings,

@@ -334,5 +334,6 @@ def test_help_lists_workloads_and_rows(capsys):
     with pytest.raises(SystemExit):
         bench.main(["--help"])
     out = capsys.readouterr().out
-    for key in ("W1", "C1", "C2", "C3", "C4", "A1", "A2", "L1", "L2", "crip1", "tlhu1", "araw1", "gls1", "--quick"):
+    for key in ("W1", "C1", "C2", "C3", "C4", "C5", "A1", "A2", "L1", "L2", "floor1", "crip1", "tlhu1", "araw1",
+                "gls1", "--quick"):
         assert key in out
