@@ -72,6 +72,28 @@ def check_cloud(x: object, name: str = "x", finite: bool = True) -> torch.Tensor
     return x
 
 
+def check_cloud_list(x: list | tuple, *, same_width: bool = True) -> list[torch.Tensor]:
+    """A batch given as a list: a non-empty list of 2-D float tensors of one dtype and device (and,
+    with ``same_width``, one number of columns)."""
+    if len(x) == 0:
+        raise ValueError("x is an empty list; pass at least one point cloud")
+    if not isinstance(x[0], torch.Tensor) and isinstance(x[0], (list, tuple, float, int)):
+        raise TypeError(
+            "x is a list of lists: a list means a batch of point clouds, one tensor each. For one "
+            "cloud pass torch.tensor(x); for a batch pass a list of (n, d) tensors"
+        )
+    clouds = [check_cloud(c, f"x[{b}]") for b, c in enumerate(x)]
+    first = clouds[0]
+    for b, c in enumerate(clouds):
+        if c.dim() != 2:
+            raise ValueError(f"x[{b}] must be a 2-D tensor (n, d); got shape {tuple(c.shape)}")
+        if c.dtype != first.dtype or c.device != first.device:
+            raise ValueError(f"x[{b}] has dtype/device {c.dtype}/{c.device}, x[0] has {first.dtype}/{first.device}")
+        if same_width and c.shape[1] != first.shape[1]:
+            raise ValueError(f"x[{b}] has dimension {c.shape[1]}, x[0] has {first.shape[1]}")
+    return clouds
+
+
 def check_scale(x: torch.Tensor, name: str = "x") -> None:
     """Points that are not finite, or whose distances would overflow (or all underflow) in their
     dtype: a ValueError."""

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._checks import check_cloud, check_maxdim
+from .._checks import check_cloud, check_cloud_list, check_maxdim
 from ..backends import get_backend, list_backends
 from ..backends._alpha import KINDS, AlphaEngine, AlphaPairing
 from ..diagrams import DiagramBatch, Diagrams
@@ -53,17 +53,7 @@ def _as_points(x: object) -> tuple[torch.Tensor, list[int], bool]:
     """``(padded (B, N, D), sizes, single)`` from one cloud, a batch tensor or a list of clouds."""
     hint = "alpha_persistence takes 2-D or 3-D points; for other dimensions use difftda.persistence() (Rips)"
     if isinstance(x, (list, tuple)):
-        if len(x) == 0:
-            raise ValueError("x is an empty list; pass at least one point cloud")
-        clouds = [check_cloud(c, f"x[{b}]") for b, c in enumerate(x)]
-        first = clouds[0]
-        for b, c in enumerate(clouds):
-            if c.dim() != 2:
-                raise ValueError(f"x[{b}] must be a 2-D tensor (n, D); got shape {tuple(c.shape)}")
-            if c.dtype != first.dtype or c.device != first.device:
-                raise ValueError(f"x[{b}] has dtype/device {c.dtype}/{c.device}, x[0] has {first.dtype}/{first.device}")
-            if c.shape[1] != first.shape[1]:
-                raise ValueError(f"x[{b}] has dimension {c.shape[1]}, x[0] has {first.shape[1]}")
+        clouds = check_cloud_list(x)
         sizes = [c.shape[0] for c in clouds]
         points = nn.utils.rnn.pad_sequence(clouds, batch_first=True) if len(set(sizes)) > 1 else torch.stack(clouds)
         single = False

@@ -18,6 +18,7 @@ from torch import nn
 
 from .._checks import (
     check_cloud,
+    check_cloud_list,
     check_coeff,
     check_distance_matrix,
     check_maxdim,
@@ -37,22 +38,7 @@ __all__ = ["persistence", "Persistence", "EdgeLengths"]
 def _as_batch(x: object, metric: str) -> tuple[list[torch.Tensor] | torch.Tensor, bool]:
     """``(batch, single)``: a (B, n, .) tensor or a list of 2-D tensors, and whether x was one cloud."""
     if isinstance(x, (list, tuple)):
-        if len(x) == 0:
-            raise ValueError("x is an empty list; pass at least one point cloud")
-        if not isinstance(x[0], torch.Tensor) and isinstance(x[0], (list, tuple, float, int)):
-            raise TypeError(
-                "x is a list of lists: a list means a batch of point clouds, one tensor each. For one "
-                "cloud pass torch.tensor(x); for a batch pass a list of (n, d) tensors"
-            )
-        clouds = [check_cloud(c, f"x[{b}]") for b, c in enumerate(x)]
-        first = clouds[0]
-        for b, c in enumerate(clouds):
-            if c.dim() != 2:
-                raise ValueError(f"x[{b}] must be a 2-D tensor (n, d); got shape {tuple(c.shape)}")
-            if c.dtype != first.dtype or c.device != first.device:
-                raise ValueError(f"x[{b}] has dtype/device {c.dtype}/{c.device}, x[0] has {first.dtype}/{first.device}")
-            if metric != "precomputed" and c.shape[1] != first.shape[1]:
-                raise ValueError(f"x[{b}] has dimension {c.shape[1]}, x[0] has {first.shape[1]}")
+        clouds = check_cloud_list(x, same_width=metric != "precomputed")
         return clouds, False
     check_cloud(x, finite=False)  # the scale or matrix check below reads every entry anyway
     assert isinstance(x, torch.Tensor)
