@@ -452,3 +452,48 @@ def test_memory_error_from_an_engine_propagates(monkeypatch):
     monkeypatch.setattr(type(engine), "pairing_batch", boom)
     with pytest.raises(MemoryError, match="9 TB"):
         difftda.persistence(torch.randn(10, 2), 1, backend="gudhi")
+
+
+def test_auto_skips_engines_that_refuse_the_input():
+    """Engine.refuses: "auto" takes the best engine that accepts what the input needs, a named engine
+    that refuses raises with its reason (the alpha and cubical engines are the live cases)."""
+    from difftda.backends import Engine, unregister_backend
+
+    class Base(Engine):
+        filtration = "phantom-requests"
+
+        def __init__(self) -> None:
+            pass
+
+        @classmethod
+        def refuses(cls, maxdim, *, size=None, **request):
+            if size is not None and size > cls.limit:
+                return f"takes inputs up to size {cls.limit}; got {size}"
+            return super().refuses(maxdim, **request)
+
+    @register_backend
+    class Small(Base):
+        name, auto_rank, limit = "small", 1, 10
+
+    @register_backend
+    class Large(Base):
+        name, auto_rank, limit = "large", 2, 1000
+
+    try:
+        assert difftda.get_backend("auto", filtration="phantom-requests", size=5).name == "small"
+        assert difftda.get_backend("auto", filtration="phantom-requests", size=50).name == "large"
+        with pytest.raises(ValueError, match="up to size 10; got 50. Engines that can: large"):
+            difftda.get_backend("small", filtration="phantom-requests", size=50)
+        with pytest.raises(ValueError, match="up to size 10"):
+            difftda.get_backend(difftda.get_backend("small", filtration="phantom-requests"),
+                                filtration="phantom-requests", size=50)
+    finally:
+        unregister_backend("small", "phantom-requests")
+        unregister_backend("large", "phantom-requests")
+    with pytest.raises(ValueError, match="computes up to maxdim=0; got maxdim=1"):
+        difftda.persistence(torch.randn(5, 2), 1, backend="torch")
+    if {"gudhi", "giotto"} <= set(difftda.list_backends("alpha")):
+        assert difftda.get_backend("auto", maxdim=1, filtration="alpha", kind="weak").name == "giotto"
+        assert difftda.get_backend("auto", maxdim=1, filtration="alpha", kind="alpha").name == "gudhi"
+        with pytest.raises(ValueError, match="computes kind 'weak' only"):
+            difftda.alpha_persistence(torch.randn(10, 2), 1, kind="alpha", backend="giotto")

@@ -113,22 +113,24 @@ def parse_spec(spec: str) -> tuple[str, dict[str, object]]:
     return name.strip().lower(), options
 
 
-def _fits(cls: type[Engine], maxdim: int | None) -> bool:
-    if maxdim is None:  # no homology range given: an engine that computes every dimension
-        return cls.max_maxdim is None
-    return cls.max_maxdim is None or maxdim <= cls.max_maxdim
+def _fits(cls: type[Engine], maxdim: int | None, request: dict[str, object]) -> bool:
+    if maxdim is None and cls.max_maxdim is not None:  # no homology range given: every dimension
+        return False
+    return cls.refuses(maxdim, **request) is None
 
 
-def _auto(filtration: str, maxdim: int | None) -> type[Engine]:
+def _auto(filtration: str, maxdim: int | None, request: dict[str, object]) -> type[Engine]:
     engines = sorted(_engines(filtration).values(), key=lambda cls: cls.auto_rank)
     for cls in engines:
-        if _fits(cls, maxdim) and _installed(cls):
+        if _fits(cls, maxdim, request) and _installed(cls):
             return cls
     hints = "; ".join(f"{cls.name}: {_install_hint(cls)}" for cls in engines if cls.requires)
     raise BackendUnavailableError(f"no {filtration} persistence engine is installed. Install one: {hints}")
 
 
-def get_backend(spec: str | Engine = "auto", *, maxdim: int | None = None, filtration: str = "rips") -> Engine:
+def get_backend(
+    spec: str | Engine = "auto", *, maxdim: int | None = None, filtration: str = "rips", **request: object
+) -> Engine:
     """The engine object for a spec string such as ``"giotto"`` or ``"giotto:n_threads=2"``.
 
     Objects are built once per spec and reused (they hold no per-call state).
@@ -138,10 +140,12 @@ def get_backend(spec: str | Engine = "auto", *, maxdim: int | None = None, filtr
             the filtration).
         maxdim: lets ``"auto"`` choose the fastest engine for this homology range.
         filtration: the filtration the engine must serve: ``"rips"`` (the default), ``"cubical"``, ...
+        **request: what the input needs, for the filtration's engines to accept or refuse (see
+            :meth:`Engine.refuses`): ``"auto"`` skips engines that refuse it.
 
     Raises:
-        ValueError: unknown engine name (the message lists the installed ones), or an engine of
-            another filtration.
+        ValueError: unknown engine name (the message lists the installed ones), an engine of
+            another filtration, or an engine that refuses ``maxdim`` or the request.
         TypeError: an option the engine does not take (the message lists the valid keys).
         BackendUnavailableError: the engine's package is missing (an ImportError saying how to
             install it).
@@ -159,26 +163,39 @@ def get_backend(spec: str | Engine = "auto", *, maxdim: int | None = None, filtr
                 f"backend {str(spec)!r} computes {spec.filtration} persistence, not {filtration}; "
                 f"engines for {filtration}: {', '.join(list_backends(filtration)) or 'none installed'}"
             )
+        _check_request(spec, maxdim, request)
         return spec
     if not isinstance(spec, str):
         raise TypeError(f"backend must be a spec string such as 'auto' or an engine object; got {type(spec).__name__}")
-    key = (filtration, spec, maxdim)
+    key = (filtration, spec, maxdim, tuple(sorted(request.items())))
     engine = _CACHE.get(key)
     if engine is None:
-        engine = _CACHE[key] = _build(spec, maxdim, filtration)
+        engine = _build(spec, maxdim, filtration, request)
+        _check_request(engine, maxdim, request)
+        _CACHE[key] = engine
     return engine
 
 
-_CACHE: dict[tuple[str, str, int | None], Engine] = {}
+_CACHE: dict[tuple, Engine] = {}
 
 
-def _build(spec: str, maxdim: int | None, filtration: str) -> Engine:
+def _check_request(engine: Engine, maxdim: int | None, request: dict[str, object]) -> None:
+    reason = type(engine).refuses(maxdim, **request)
+    if reason is not None:
+        engines = _engines(engine.filtration).items()
+        others = [n for n, cls in engines if _installed(cls) and _fits(cls, maxdim, request)]
+        raise ValueError(
+            f"backend {engine.name!r} {reason}. Engines that can: {', '.join(others) or 'none installed'}"
+        )
+
+
+def _build(spec: str, maxdim: int | None, filtration: str, request: dict[str, object]) -> Engine:
     engines = _engines(filtration)
     name, options = parse_spec(spec)
     if name == "auto":
         if options:
             raise TypeError("backend 'auto' takes no options; name an engine to set them, e.g. 'giotto:n_threads=2'")
-        cls = _auto(filtration, maxdim)
+        cls = _auto(filtration, maxdim, request)
         name, options = cls.name, dict(cls.auto_options)
     cls = engines.get(name)
     if cls is None:

@@ -59,6 +59,12 @@ class AlphaEngine(Engine):
     filtration: ClassVar[str] = "alpha"
     kinds: ClassVar[tuple[str, ...]] = KINDS
 
+    @classmethod
+    def refuses(cls, maxdim: int | None, *, kind: str | None = None, **request: object) -> str | None:
+        if kind is not None and kind not in cls.kinds:
+            return f"computes kind {', '.join(map(repr, cls.kinds))} only; got kind={kind!r}"
+        return super().refuses(maxdim, **request)
+
     @abstractmethod
     def pairing(self, points: np.ndarray, *, maxdim: int, kind: str) -> AlphaPairing:
         """Pair one cloud: ``points`` is a C-contiguous float64 ``(n, D)`` array, ``D`` in {2, 3},
@@ -199,11 +205,9 @@ def _weak_pairing(points: np.ndarray, gens: tuple, maxdim: int) -> AlphaPairing:
 
 
 def _check_kind(engine: AlphaEngine, kind: str) -> None:
-    if kind not in engine.kinds:
-        raise ValueError(
-            f"backend {engine.name!r} computes kind {', '.join(map(repr, engine.kinds))} only; got kind={kind!r}. "
-            "Use backend='gudhi' (every kind) or 'auto'"
-        )
+    reason = engine.refuses(None, kind=kind)
+    if reason is not None:
+        raise ValueError(f"backend {engine.name!r} {reason}. Use backend='gudhi' (every kind) or 'auto'")
 
 
 # --------------------------------------------------------------------------------------------
@@ -228,7 +232,7 @@ class GudhiAlpha(AlphaEngine):
     requires = "gudhi"
     package = "gudhi"
     extra = "alpha"
-    auto_rank = 1
+    auto_rank = 2
 
     def __init__(self, *, precision: str = "safe") -> None:
         if precision not in ("fast", "safe", "exact"):
@@ -362,7 +366,7 @@ class GiottoWeakAlpha(AlphaEngine):
     requires = "gph"
     package = "giotto-ph"
     extra = "alpha"
-    auto_rank = 2
+    auto_rank = 1  # the faster engine for weak alpha; it refuses the other kinds
     kinds = ("weak",)
 
     def __init__(self, *, n_threads: int = 1) -> None:

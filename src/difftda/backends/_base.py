@@ -122,6 +122,19 @@ class Engine(ABC):
     #: The largest ``maxdim`` the engine supports (None: any).
     max_maxdim: ClassVar[int | None] = None
 
+    @classmethod
+    def refuses(cls, maxdim: int | None, **request: object) -> str | None:
+        """Why the engine cannot serve a call, or None when it can.
+
+        ``request`` is what the filtration's input needs (the number of axes of an image, whether
+        the simplices are edges, the kind of alpha filtration); ``"auto"`` takes the installed
+        engine of lowest rank that refuses nothing, and a named engine that refuses raises a
+        ValueError with this reason. Subclasses extend it for their own keys.
+        """
+        if maxdim is not None and cls.max_maxdim is not None and maxdim > cls.max_maxdim:
+            return f"computes up to maxdim={cls.max_maxdim}; got maxdim={maxdim}"
+        return None
+
     def options(self) -> dict[str, object]:
         """The keyword options of this instance, in signature order."""
         params = inspect.signature(type(self).__init__).parameters

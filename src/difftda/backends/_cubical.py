@@ -64,6 +64,12 @@ class CubicalEngine(Engine):
     filtration: ClassVar[str] = "cubical"
     #: The largest number of spatial axes the engine handles (None: any).
     max_spatial_dims: ClassVar[int | None] = None
+
+    @classmethod
+    def refuses(cls, maxdim: int | None, *, spatial_dims: int | None = None, **request: object) -> str | None:
+        if spatial_dims is not None and cls.max_spatial_dims is not None and spatial_dims > cls.max_spatial_dims:
+            return f"handles images of at most {cls.max_spatial_dims} axes (of length > 1); got {spatial_dims}"
+        return super().refuses(maxdim, **request)
     #: Worker threads over the images of a batch (set by the subclass from its option).
     n_threads: int = 1
 

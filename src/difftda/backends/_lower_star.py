@@ -43,6 +43,12 @@ class LowerStarEngine(Engine):
     #: True for an engine that only takes graphs (simplices of at most two vertices).
     graphs_only: ClassVar[bool] = False
 
+    @classmethod
+    def refuses(cls, maxdim: int | None, *, graph: bool | None = None, **request: object) -> str | None:
+        if cls.graphs_only and graph is False:
+            return "takes graphs only (simplices of at most 2 vertices)"
+        return super().refuses(maxdim, **request)
+
     @abstractmethod
     def pairing(self, values: np.ndarray, simplices: np.ndarray, *, maxdim: int) -> LowerStarPairing:
         """Critical vertices of H_0 .. H_maxdim of the lower-star filtration.

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from .._checks import check_cloud, check_cloud_list, check_maxdim
-from ..backends import get_backend, list_backends
+from ..backends import get_backend
 from ..backends._alpha import KINDS, AlphaEngine, AlphaPairing
 from ..diagrams import DiagramBatch, Diagrams
 from ..gather import Bars, Values, gather, normalize
@@ -34,19 +34,7 @@ def _check_kind(kind: object) -> str:
 
 def _engine(backend: str | AlphaEngine, kind: str, maxdim: int) -> AlphaEngine:
     """The engine for ``kind``: ``"auto"`` takes giotto-ph for weak alpha when it is installed, else gudhi."""
-    if isinstance(backend, str) and backend.strip().lower() == "auto":
-        installed = list_backends("alpha")
-        for name in (("giotto", "gudhi") if kind == "weak" else ("gudhi",)):
-            if name in installed:
-                backend = name
-                break
-    engine = get_backend(backend, maxdim=maxdim, filtration="alpha")
-    if kind not in engine.kinds:
-        raise ValueError(
-            f"backend {engine.name!r} computes kind {', '.join(map(repr, engine.kinds))} only; got kind={kind!r}. "
-            "Use backend='gudhi' or 'auto'"
-        )
-    return engine  # type: ignore[return-value]
+    return get_backend(backend, maxdim=maxdim, filtration="alpha", kind=kind)  # type: ignore[return-value]
 
 
 def _as_points(x: object) -> tuple[torch.Tensor, list[int], bool]:

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from .._checks import check_maxdim
-from ..backends import get_backend, list_backends
+from ..backends import get_backend
 from ..backends._cubical import CONSTRUCTIONS, CubicalEngine, CubicalPairing
 from ..diagrams import DiagramBatch, Diagrams
 from ..gather import Bars, Values, gather, normalize
@@ -58,31 +58,8 @@ def _check_construction(construction: object) -> str:
 
 
 def _engine(backend: object, maxdim: int, sd: int) -> CubicalEngine:
-    if isinstance(backend, str):  # engines hold only their options: one per spec is enough
-        key = (backend, maxdim, sd)
-        if key not in _ENGINES:
-            _ENGINES[key] = _find_engine(backend, maxdim, sd)
-        return _ENGINES[key]
-    return _find_engine(backend, maxdim, sd)
-
-
-#: Engines found for ``(backend spec, maxdim, spatial axes)``.
-_ENGINES: dict[tuple[str, int, int], CubicalEngine] = {}
-
-
-def _find_engine(backend: object, maxdim: int, sd: int) -> CubicalEngine:
-    if backend == "auto":  # the preferred installed engine that takes this many axes
-        for name in list_backends("cubical"):
-            engine = get_backend(name, maxdim=maxdim, filtration="cubical")
-            limit = getattr(engine, "max_spatial_dims", None)
-            if limit is None or sd <= limit:
-                return engine  # type: ignore[return-value]
-    engine = get_backend(backend, maxdim=maxdim, filtration="cubical")  # type: ignore[arg-type]
-    limit = getattr(engine, "max_spatial_dims", None)
-    if limit is not None and sd > limit:
-        raise ValueError(f"backend {engine.name!r} handles images of at most {limit} axes (of length > 1); got {sd}. "
-                         "Use backend='gudhi'")
-    return engine  # type: ignore[return-value]
+    """The engine for images of ``sd`` axes: ``"auto"`` skips engines that do not take that many."""
+    return get_backend(backend, maxdim=maxdim, filtration="cubical", spatial_dims=sd)  # type: ignore[return-value,arg-type]
 
 
 def cubical_persistence(

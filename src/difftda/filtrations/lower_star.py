@@ -94,22 +94,7 @@ def _check_batch(batch: object, n: int, simplices: np.ndarray) -> tuple[np.ndarr
 
 def _engine(backend: str | LowerStarEngine, maxdim: int, graph: bool) -> LowerStarEngine:
     """The engine; ``"auto"`` takes the graph engine for graphs up to H1 and gudhi otherwise."""
-    if isinstance(backend, str) and backend.strip().lower() == "auto":
-        engine = get_backend("auto", maxdim=maxdim, filtration="lower_star")
-        if getattr(engine, "graphs_only", False) and not graph:
-            engine = get_backend("gudhi", maxdim=maxdim, filtration="lower_star")
-        return engine  # type: ignore[return-value]
-    engine = get_backend(backend, maxdim=maxdim, filtration="lower_star")  # type: ignore[assignment]
-    if engine.max_maxdim is not None and maxdim > engine.max_maxdim:
-        raise ValueError(
-            f"backend {engine.name!r} computes up to maxdim={engine.max_maxdim}; got maxdim={maxdim}. "
-            "Use backend='gudhi'"
-        )
-    if getattr(engine, "graphs_only", False) and not graph:
-        raise ValueError(
-            f"backend {engine.name!r} takes graphs only (simplices of at most 2 vertices); use backend='gudhi'"
-        )
-    return engine  # type: ignore[return-value]
+    return get_backend(backend, maxdim=maxdim, filtration="lower_star", graph=graph)  # type: ignore[return-value]
 
 
 def lower_star_persistence(

@@ -77,13 +77,7 @@ def _warn_if_matrix(x: torch.Tensor) -> None:
 def _engine(backend: str | Backend, maxdim: int, coeff: object) -> tuple[Backend, int]:
     """The backend for ``maxdim``, and ``coeff`` checked against what that engine handles."""
     engine = get_backend(backend, maxdim=maxdim)
-    coeff = check_coeff(coeff, engine.max_coeff, engine.name)
-    if engine.max_maxdim is not None and maxdim > engine.max_maxdim:
-        raise ValueError(
-            f"backend {engine.name!r} computes up to maxdim={engine.max_maxdim}; got maxdim={maxdim}. "
-            "Use backend='giotto', 'gudhi' or 'ripser' for higher dimensions"
-        )
-    return engine, coeff
+    return engine, check_coeff(coeff, engine.max_coeff, engine.name)
 
 
 def _pad_matrices(mats: list[torch.Tensor]) -> torch.Tensor:
