@@ -1,0 +1,57 @@
+"""Optional compiled kernels: numba when it is installed (extra ``fast``), nothing otherwise.
+
+A kernel is a plain Python function decorated with :func:`kernel`. Callers ask :func:`enabled`
+first and use their numpy path when it says no, so every kernel has a numpy twin that gives the
+same result (the tests compare the two). numba is imported, and a kernel compiled, on first use
+only: importing difftda never pays for it. Set ``DIFFTDA_DISABLE_JIT=1`` to keep to numpy.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import threading
+from typing import Any, Callable
+
+__all__ = ["enabled", "kernel"]
+
+_LOCK = threading.Lock()
+
+
+def enabled() -> bool:
+    """Whether compiled kernels run: numba is installed and ``DIFFTDA_DISABLE_JIT`` is unset or 0."""
+    if os.environ.get("DIFFTDA_DISABLE_JIT", "0") not in ("", "0"):
+        return False
+    return _have_numba()
+
+
+def _have_numba() -> bool:
+    global _HAVE
+    if _HAVE is None:
+        _HAVE = importlib.util.find_spec("numba") is not None
+    return _HAVE
+
+
+_HAVE: bool | None = None
+
+
+class _Kernel:
+    """A function compiled by ``numba.njit`` at its first call (``nogil``: threads may share it)."""
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self.fn, self.compiled = fn, None
+        self.__doc__, self.__name__ = fn.__doc__, fn.__name__
+
+    def __call__(self, *args: Any) -> Any:
+        if self.compiled is None:
+            with _LOCK:
+                if self.compiled is None:
+                    import numba
+
+                    self.compiled = numba.njit(cache=True, nogil=True, boundscheck=False)(self.fn)
+        return self.compiled(*args)
+
+
+def kernel(fn: Callable[..., Any]) -> _Kernel:
+    """Mark ``fn`` (numba-compatible Python) as a kernel, compiled when first called."""
+    return _Kernel(fn)
