@@ -18,7 +18,6 @@ from __future__ import annotations
 import gc
 from abc import abstractmethod
 from itertools import chain
-from operator import itemgetter
 from typing import ClassVar, NamedTuple
 
 import numpy as np
@@ -263,54 +262,69 @@ class GudhiAlpha(AlphaEngine):
         return _simplex_tree_pairing(st, points, maxdim, kind)
 
 
-def _padded(simplices: list, width: int) -> np.ndarray:
-    """A list of vertex lists -> ``(m, width)`` int64, padded with -1 (one flat fromiter, no loop)."""
-    m = len(simplices)
-    lens = np.fromiter(map(len, simplices), np.int64, m)
-    flat = np.fromiter(chain.from_iterable(simplices), np.int64, int(lens.sum()))
-    out = np.full((m, width), -1, np.int64)
-    starts = np.cumsum(lens) - lens
-    rows = np.repeat(np.arange(m), lens)
-    out[rows, np.arange(len(flat)) - np.repeat(starts, lens)] = flat
-    return out
+def _persistence_pairs(st: object, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """gudhi's persistence pairs as ``(births, deaths)``, each ``(m, width)`` int64 vertex rows padded
+    with -1 (an essential bar's death row is all -1).
 
-
-def _simplex_tree_pairing(st: object, points: np.ndarray, maxdim: int, kind: str) -> AlphaPairing:
-    D = points.shape[1]
+    One flat pass over the lists gudhi returns: their lengths, then every vertex id, each read by
+    :func:`numpy.fromiter` (no Python loop per pair).
+    """
     # persistence_pairs() builds one Python list per simplex; the cyclic garbage collector would scan
     # them again and again while they are made (they hold no cycles), so it pauses meanwhile.
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        pairs = st.persistence_pairs()
-        births, deaths = list(map(itemgetter(0), pairs)), list(map(itemgetter(1), pairs))
+        flat = list(chain.from_iterable(st.persistence_pairs()))  # birth 0, death 0, birth 1, ...
+        lens = np.fromiter(map(len, flat), np.int64, len(flat))
+        verts = np.fromiter(chain.from_iterable(flat), np.int64, int(lens.sum()))
+        del flat
     finally:
         if was_enabled:
             gc.enable()
-    if not pairs:
-        empty = np.zeros(0, np.int64)
-        table = np.zeros((0, D + 1), np.int64)
-        return AlphaPairing(table, np.zeros(0), np.zeros((0, 2), np.int64), empty, empty, empty)
-    both = _padded(births + deaths, D + 1)
-    bt, dt = both[: len(births)], both[len(births):]
+    out = np.full((len(lens), width), -1, np.int64)
+    starts = np.cumsum(lens) - lens
+    for j in range(min(int(lens.max(initial=0)), width)):  # one column at a time (at most 4)
+        rows = np.flatnonzero(lens > j)
+        out[rows, j] = verts[starts[rows] + j]
+    if lens.size and lens.max() > width:
+        raise RuntimeError(f"gudhi returned a simplex with {int(lens.max())} vertices; at most {width} expected")
+    return out[0::2], out[1::2]
+
+
+def _intervals(st: object, k: int) -> np.ndarray:
+    """``(m, 2)`` float64 intervals of dimension ``k``, in the order of :func:`_persistence_pairs`.
+
+    Reads gudhi's list of tuples with one :func:`numpy.fromiter` (several times faster than the
+    ``np.array`` that ``persistence_intervals_in_dimension`` applies to it); the public method
+    stands in when the internal one is not there.
+    """
+    raw = getattr(getattr(st, "_pers", None), "_intervals_in_dimension", None)
+    if raw is None:
+        return np.asarray(st.persistence_intervals_in_dimension(k), np.float64).reshape(-1, 2)
+    iv = raw(k)
+    return np.fromiter(chain.from_iterable(iv), np.float64, 2 * len(iv)).reshape(-1, 2)
+
+
+def _simplex_tree_pairing(st: object, points: np.ndarray, maxdim: int, kind: str) -> AlphaPairing:
+    D = points.shape[1]
+    bt, dt = _persistence_pairs(st, D + 1)
     dim = (bt >= 0).sum(1) - 1
-    has_death = dt[:, 0] >= 0
+    keep = dim <= maxdim
+    fin = keep & (dt[:, 0] >= 0)
+    ess = keep & (dt[:, 0] < 0)
     # Values, in the order persistence_pairs gives the bars of each dimension.
     bval, dval = np.zeros(len(bt)), np.zeros(len(bt))
     for k in range(min(maxdim, D) + 1):
         rows = np.flatnonzero(dim == k)
-        iv = np.asarray(st.persistence_intervals_in_dimension(k), np.float64).reshape(-1, 2)
+        iv = _intervals(st, k)
         if len(iv) != len(rows):
             raise RuntimeError(f"gudhi returned {len(rows)} pairs but {len(iv)} intervals in dimension {k}")
         bval[rows], dval[rows] = iv[:, 0], iv[:, 1]
-    keep = dim <= maxdim
-    fin = keep & has_death
-    ess = keep & ~has_death
     K, M = int(fin.sum()), int(ess.sum())
     crit = np.concatenate([bt[fin], dt[fin], bt[ess]])
     values = np.concatenate([bval[fin], dval[fin], bval[ess]])
     table = _defining(st, points, crit, values, kind)
-    finite = np.stack([np.arange(K), np.arange(K, 2 * K)], axis=1)
+    finite = np.arange(2 * K).reshape(2, K).T
     return AlphaPairing(table, values, finite, dim[fin], np.arange(2 * K, 2 * K + M), dim[ess])
 
 
@@ -318,18 +332,18 @@ def _defining(st: object, points: np.ndarray, crit: np.ndarray, values: np.ndarr
     """The defining simplex of each critical simplex (rows padded with -1)."""
     table = crit.copy()
     size = (crit >= 0).sum(1)
-    for k in np.unique(size):
-        if k < 2:
-            continue
+    for k in range(2, crit.shape[1] + 1):
         rows = np.flatnonzero(size == k)
+        if not len(rows):
+            continue
         simp = crit[rows, :k]
         if kind == "cech":
             table[rows, :k] = meb_faces(points, simp)
             continue
         r2 = circum_sq(points[simp])
         v = values[rows]
-        self_defined = np.abs(r2 - v) <= 1e-9 * np.maximum(np.abs(v), 1e-300)
-        for r in rows[~self_defined]:  # attached simplices: their value is a coface's circumradius
+        attached = rows[np.abs(r2 - v) > 1e-9 * np.maximum(np.abs(v), 1e-300)]
+        for r in attached:  # their value is a coface's circumradius (rare: few such simplices are critical)
             table[r] = _attaching_coface(st, points, crit[r], values[r])
     return table
 

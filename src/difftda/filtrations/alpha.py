@@ -17,11 +17,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from .. import _jit
 from .._checks import check_cloud, check_cloud_list, check_maxdim
 from ..backends import get_backend
 from ..backends._alpha import KINDS, AlphaEngine, AlphaPairing
 from ..diagrams import DiagramBatch, Diagrams
-from ..gather import Bars, Values, gather, normalize
+from ..gather import Bars, Values, gather, normalize, place
 
 __all__ = ["alpha_persistence", "AlphaPersistence", "Circumradii", "circumradius"]
 
@@ -232,6 +233,10 @@ class Circumradii(Values):
     """Alpha-type values from points: the value at position ``r`` is the circumradius (alpha,
     Cech) or the length (weak alpha) of row ``r`` of a table of simplices, recomputed in torch.
 
+    :meth:`bars` reads and places every value of the batch in one autograd node whose backward
+    applies the closed-form derivative of each radius (one ``index_add`` into the points); it
+    supports double backward and forward-mode AD. :meth:`read` is the plain differentiable formula.
+
     Args:
         points: ``(B, N, D)`` padded points (the table's vertex ids are rows of ``points.reshape(-1, D)``).
         table: ``(R, D + 1)`` int64 vertex rows, padded with -1, on the points' device.
@@ -259,6 +264,226 @@ class Circumradii(Values):
         pos = r2 > 0
         length = torch.where(pos, 2 * torch.sqrt(torch.where(pos, r2, torch.ones_like(r2))), r2.new_zeros(()))
         return _times_pow2(length, back)
+
+    def bars(
+        self, positions: torch.Tensor, pair_pos: torch.Tensor, ess_pos: torch.Tensor, extra: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, ...]:
+        simp = self.table.index_select(0, positions)
+        if self.kind == "weak":
+            simp = simp[:, :2]
+        return _RadiusBars.apply(self.flat, simp, pair_pos, ess_pos, self)
+
+    def values_and_slopes(self, flat: torch.Tensor, simp: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(values (m,), slopes (m, k, D))``: the value of each row of ``simp`` and its derivative
+        in each vertex of the row (zero for -1 padding): a compiled kernel on the CPU when numba is
+        there and no graph is recorded, else differentiable torch operations."""
+        deg = 2 if self.squared else 1
+        factor = 2.0**deg if self.kind == "weak" else 1.0  # the length is twice the circumradius
+        if flat.device.type == "cpu" and not torch.is_grad_enabled() and _jit.enabled():
+            value, slope = flat.new_zeros(len(simp)), flat.new_zeros(*simp.shape, flat.shape[1])
+            x = _times_pow2(flat.detach(), self.exponent).contiguous()
+            _radius_kernel(x.numpy(), simp.contiguous().numpy(), self.squared, factor, value.numpy(), slope.numpy())
+        else:
+            value, slope = _radius_and_slope(_times_pow2(flat, self.exponent), simp, squared=self.squared)
+            if factor != 1.0:
+                value, slope = value * factor, slope * factor
+        # A value of degree ``deg`` in the points: its derivative has degree ``deg - 1``.
+        return _times_pow2(value, -self.exponent * deg), _times_pow2(slope, -self.exponent * (deg - 1))
+
+
+def _radius_and_slope(x: torch.Tensor, simp: torch.Tensor, *, squared: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """Circumradius (or its square) of each row of ``simp`` and its derivative in each vertex.
+
+    With the circumcenter ``o = sum_i lam_i p_i`` (barycentric, in the simplex's affine hull), the
+    derivative of the squared radius in vertex ``p_i`` is ``2 lam_i (p_i - o)``. Vertex rows,
+    zero-length edges and flat simplices have value 0 and derivative 0 (as :func:`circumradius`).
+    """
+    m, k = simp.shape
+    D = x.shape[1]
+    size = (simp >= 0).sum(1)
+    v = x[simp.clamp_min(0)]  # (m, k, D)
+    zero = x.new_zeros(())
+    lam = x.new_zeros(m, k)
+    if k < 2:
+        return x.new_zeros(m), x.new_zeros(m, k, D)
+    a = v[:, 1] - v[:, 0]
+    edge = size == 2
+    off = torch.where(edge[:, None], a / 2, zero)
+    lam[:, :2] = torch.where(edge, 0.5, zero)[:, None]
+    if k >= 3:
+        b = v[:, 2] - v[:, 0]
+        aa, bb, ab = (a * a).sum(-1), (b * b).sum(-1), (a * b).sum(-1)
+        cross2 = (a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]) ** 2 if D == 2 else (torch.linalg.cross(a, b) ** 2).sum(-1)
+        tri = (size == 3) & (cross2 > 0)
+        den = 2 * torch.where(tri, cross2, torch.ones_like(cross2))
+        la = torch.where(tri, bb * (aa - ab) / den, zero)
+        lb = torch.where(tri, aa * (bb - ab) / den, zero)
+        off = torch.where(tri[:, None], la[:, None] * a + lb[:, None] * b, off)
+        lam[:, :3] = torch.where(tri[:, None], torch.stack([1 - la - lb, la, lb], 1), lam[:, :3])
+    if k >= 4 and D == 3:
+        c = v[:, 3] - v[:, 0]
+        bxc, cxa, axb = torch.linalg.cross(b, c), torch.linalg.cross(c, a), torch.linalg.cross(a, b)
+        det = (a * bxc).sum(-1)
+        tet = (size == 4) & (det != 0)
+        safe = torch.where(tet, det, torch.ones_like(det))
+        num = aa[:, None] * bxc + bb[:, None] * cxa + (c * c).sum(-1)[:, None] * axb
+        o4 = torch.where(tet[:, None], num / (2 * safe)[:, None], zero)
+        l3 = torch.stack([(bxc * o4).sum(-1), (cxa * o4).sum(-1), (axb * o4).sum(-1)], 1) / safe[:, None]
+        off = torch.where(tet[:, None], o4, torch.where((size == 4)[:, None], zero, off))
+        lam = torch.where(tet[:, None], torch.cat([1 - l3.sum(1, keepdim=True), l3], 1),
+                          torch.where((size == 4)[:, None], zero, lam))
+    r2 = (off * off).sum(-1)
+    slope = 2 * lam[:, :, None] * (v - (v[:, 0] + off)[:, None, :])
+    if squared:
+        return r2, slope
+    pos = r2 > 0
+    r = torch.where(pos, torch.sqrt(torch.where(pos, r2, torch.ones_like(r2))), zero)
+    return r, slope / torch.where(pos, 2 * r, torch.ones_like(r))[:, None, None]
+
+
+class _RadiusBars(torch.autograd.Function):
+    """The bars of a batch from points, in one node: forward computes the radii of the defining
+    simplices and places them; backward sends each value's gradient to the vertices of its simplex
+    through the closed-form derivative (first order: one ``index_add``; with ``create_graph``, the
+    same formula in differentiable operations); ``jvp`` gives forward-mode AD."""
+
+    @staticmethod
+    def forward(ctx, flat, simp, pair_pos, ess_pos, reader):
+        values, slope = reader.values_and_slopes(flat, simp)
+        ctx.reader = reader
+        ctx.save_for_backward(flat, simp, pair_pos, ess_pos, slope)
+        ctx.save_for_forward(flat, simp, pair_pos, ess_pos, slope)
+        return place(values, pair_pos, ess_pos)
+
+    @staticmethod
+    def jvp(ctx, t_flat, *_):
+        flat, simp, pair_pos, ess_pos, slope = ctx.saved_tensors
+        change = (slope * t_flat[simp.clamp_min(0)]).sum((1, 2))
+        return place(change, pair_pos, ess_pos)
+
+    @staticmethod
+    def backward(ctx, grad_pairs, grad_births):
+        flat, simp, pair_pos, ess_pos, slope = ctx.saved_tensors
+        m = len(simp)
+        if 2 * len(grad_pairs) + len(grad_births) == m:  # no constant: the values come in slot order
+            grad = torch.cat([grad_pairs.t().reshape(-1), grad_births])
+        else:
+            grad = grad_pairs.new_zeros(m + 1).index_add(
+                0, torch.cat([pair_pos.reshape(-1), ess_pos]), torch.cat([grad_pairs.reshape(-1), grad_births])
+            )[1:]
+        if torch.is_grad_enabled():  # create_graph: the derivative in differentiable operations
+            slope = ctx.reader.values_and_slopes(flat, simp)[1]
+        elif flat.device.type == "cpu" and _jit.enabled():
+            out = torch.zeros_like(flat)
+            _scatter_slopes(simp.contiguous().numpy(), slope.contiguous().numpy(), grad.contiguous().numpy(),
+                            out.numpy())
+            return out, None, None, None, None
+        step = (slope * grad[:, None, None]).reshape(-1, flat.shape[1])
+        out = torch.zeros_like(flat).index_add(0, simp.clamp_min(0).reshape(-1), step)
+        return out, None, None, None, None
+
+
+@_jit.kernel
+def _radius_kernel(x, simp, squared, factor, value, slope):  # pragma: no cover - compiled by numba
+    """The compiled twin of :func:`_radius_and_slope` on the host (float64 arithmetic), times
+    ``factor``: fills ``value`` ``(m,)`` and ``slope`` ``(m, k, D)`` (both zero on entry)."""
+    m, k = simp.shape
+    D = x.shape[1]
+    p = np.zeros((4, 3))
+    e = np.zeros((3, 3))
+    off = np.zeros(3)
+    lam = np.zeros(4)
+    cr = np.zeros((3, 3))  # b x c, c x a, a x b
+    for r in range(m):
+        s = 0
+        while s < k and simp[r, s] >= 0:
+            s += 1
+        if s < 2:
+            continue
+        for j in range(s):
+            for d in range(D):
+                p[j, d] = x[simp[r, j], d]
+        for j in range(1, s):
+            for d in range(D):
+                e[j - 1, d] = p[j, d] - p[0, d]
+        if s == 2:
+            for d in range(D):
+                off[d] = e[0, d] / 2
+            lam[0] = 0.5
+            lam[1] = 0.5
+        elif s == 3:
+            aa = 0.0
+            bb = 0.0
+            ab = 0.0
+            for d in range(D):
+                aa += e[0, d] * e[0, d]
+                bb += e[1, d] * e[1, d]
+                ab += e[0, d] * e[1, d]
+            if D == 2:
+                cross2 = (e[0, 0] * e[1, 1] - e[0, 1] * e[1, 0]) ** 2
+            else:
+                c0 = e[0, 1] * e[1, 2] - e[0, 2] * e[1, 1]
+                c1 = e[0, 2] * e[1, 0] - e[0, 0] * e[1, 2]
+                c2 = e[0, 0] * e[1, 1] - e[0, 1] * e[1, 0]
+                cross2 = c0 * c0 + c1 * c1 + c2 * c2
+            if not cross2 > 0:
+                continue
+            den = 2 * cross2
+            la = bb * (aa - ab) / den
+            lb = aa * (bb - ab) / den
+            for d in range(D):
+                off[d] = la * e[0, d] + lb * e[1, d]
+            lam[0] = 1 - la - lb
+            lam[1] = la
+            lam[2] = lb
+        else:
+            for q in range(3):
+                u, w = (q + 1) % 3, (q + 2) % 3  # b x c, c x a, a x b
+                cr[q, 0] = e[u, 1] * e[w, 2] - e[u, 2] * e[w, 1]
+                cr[q, 1] = e[u, 2] * e[w, 0] - e[u, 0] * e[w, 2]
+                cr[q, 2] = e[u, 0] * e[w, 1] - e[u, 1] * e[w, 0]
+            det = e[0, 0] * cr[0, 0] + e[0, 1] * cr[0, 1] + e[0, 2] * cr[0, 2]
+            if det == 0:
+                continue
+            sq0 = e[0, 0] * e[0, 0] + e[0, 1] * e[0, 1] + e[0, 2] * e[0, 2]
+            sq1 = e[1, 0] * e[1, 0] + e[1, 1] * e[1, 1] + e[1, 2] * e[1, 2]
+            sq2 = e[2, 0] * e[2, 0] + e[2, 1] * e[2, 1] + e[2, 2] * e[2, 2]
+            for d in range(3):
+                off[d] = (sq0 * cr[0, d] + sq1 * cr[1, d] + sq2 * cr[2, d]) / (2 * det)
+            total = 0.0
+            for q in range(3):
+                lam[q + 1] = (cr[q, 0] * off[0] + cr[q, 1] * off[1] + cr[q, 2] * off[2]) / det
+                total += lam[q + 1]
+            lam[0] = 1 - total
+        r2 = 0.0
+        for d in range(D):
+            r2 += off[d] * off[d]
+        div = 1.0
+        if squared:
+            value[r] = r2 * factor
+        elif r2 > 0:
+            rad = np.sqrt(r2)
+            value[r] = rad * factor
+            div = 2 * rad
+        for j in range(s):
+            for d in range(D):
+                slope[r, j, d] = 2 * lam[j] * (p[j, d] - (p[0, d] + off[d])) / div * factor
+
+
+@_jit.kernel
+def _scatter_slopes(simp, slope, grad, out):  # pragma: no cover - compiled by numba
+    """First-order backward: ``out[simp[r, j]] += grad[r] * slope[r, j]``, in row order (the order
+    of the torch path's ``index_add``)."""
+    m, k = simp.shape
+    D = out.shape[1]
+    for r in range(m):
+        c = grad[r]
+        for j in range(k):
+            i = simp[r, j]
+            if i < 0:
+                break
+            for d in range(D):
+                out[i, d] += slope[r, j, d] * c
 
 
 def _times_pow2(t: torch.Tensor, exponent: int) -> torch.Tensor:
