@@ -11,7 +11,8 @@ from __future__ import annotations
 import importlib.util
 import os
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 __all__ = ["enabled", "kernel"]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .. import _jit
 from . import register_backend
 from ._base import Backend, BatchPairing, DimPairing, Pairing
 
@@ -50,6 +51,8 @@ class TorchBackend(Backend):
             d = dist.numpy()
             if thresh != np.inf:
                 d = np.where(d <= thresh, d, big)
+            if _jit.enabled():
+                return _prim_compiled(d, np.asarray(sizes, np.int64), big)
             if len(sizes) == 1:
                 added, parent, weight = (a[None] for a in _prim_numpy_one(d[0, : sizes[0], : sizes[0]]))
             else:
@@ -78,6 +81,74 @@ def _to_batch_pairing(
     roots = np.concatenate([np.zeros(B, np.int64), added[rb, rs]])
     root_cloud = np.concatenate([np.arange(B), rb])
     return BatchPairing(finite, b.astype(np.int64), np.stack([roots, roots], axis=1), root_cloud.astype(np.int64))
+
+
+def _prim_compiled(d: np.ndarray, sizes: np.ndarray, big: float) -> BatchPairing:
+    """Prim on a padded batch ``(B, N, N)`` by the compiled kernel, straight to the critical edges:
+    the same steps, ties, parents and rows as :func:`_prim_numpy` with :func:`_to_batch_pairing`."""
+    B, N, _ = d.shape
+    S = B * max(N - 1, 0)
+    finite, fin_cloud = np.empty((S, 4), np.int64), np.empty(S, np.int64)
+    roots, root_cloud = np.empty((B + S, 2), np.int64), np.empty(B + S, np.int64)
+    K, M = _prim_kernel(np.ascontiguousarray(d), sizes, big, finite, fin_cloud, roots, root_cloud)
+    return BatchPairing(finite[:K], fin_cloud[:K], roots[:M], root_cloud[:M])
+
+
+@_jit.kernel
+def _prim_kernel(d, sizes, big, finite, fin_cloud, roots, root_cloud):  # pragma: no cover - compiled by numba
+    """Dense Prim, cloud after cloud, from vertex 0: each step joins the first vertex of smallest
+    key, and a key (with its parent) changes only on a strictly smaller value, as in numpy.
+    ``blocked`` is +inf on vertices already in the tree (added to their row entry, it keeps them
+    out of every update without a branch, so the update loop vectorizes). A step whose key is
+    ``big`` (no edge within the threshold) starts a new tree, an essential bar; one of length 0
+    joins a duplicate point (no bar). Returns the numbers of finite and essential rows written."""
+    B, N, _ = d.shape
+    key = np.empty(N, d.dtype)
+    par = np.empty(N, np.int64)
+    blocked = np.empty(N, d.dtype)
+    for b in range(B):
+        roots[b, 0] = 0
+        roots[b, 1] = 0
+        root_cloud[b] = b
+    K = 0
+    M = B
+    for b in range(B):
+        n = sizes[b]
+        for i in range(n):
+            key[i] = d[b, 0, i]
+            par[i] = 0
+            blocked[i] = 0
+        if n > 0:
+            key[0] = np.inf
+            blocked[0] = np.inf
+        for _ in range(n - 1):
+            v = 0
+            best = key[0]
+            for i in range(1, n):
+                if key[i] < best:
+                    best = key[i]
+                    v = i
+            if best >= big:
+                roots[M, 0] = v
+                roots[M, 1] = v
+                root_cloud[M] = b
+                M += 1
+            elif best > 0:
+                p = par[v]
+                finite[K, 0] = v
+                finite[K, 1] = v
+                finite[K, 2] = min(v, p)
+                finite[K, 3] = max(v, p)
+                fin_cloud[K] = b
+                K += 1
+            blocked[v] = np.inf
+            key[v] = np.inf
+            for i in range(n):
+                w = d[b, v, i] + blocked[i]
+                less = w < key[i]
+                key[i] = w if less else key[i]
+                par[i] = v if less else par[i]
+    return K, M
 
 
 def _prim_numpy_one(d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .. import _jit
 from .._checks import (
     check_cloud,
     check_cloud_list,
@@ -308,6 +309,11 @@ class _Bars(torch.autograd.Function):
         if ctx.p == 2.0 and not torch.is_grad_enabled():
             # First-order backward (no create_graph): the lengths are the known values, and the
             # temporaries are filled in place.
+            if x.device.type == "cpu" and _jit.enabled():
+                g = np.zeros(x.shape, np.float32 if x.dtype == torch.float32 else np.float64)
+                _scatter_edges(np.ascontiguousarray(x.detach().numpy()), edges.numpy(), grad.contiguous().numpy(),
+                               ctx.values.numpy(), torch.finfo(x.dtype).tiny, g)
+                return torch.from_numpy(g).view_as(points), None, None, None, None, None
             coef = torch.where(ctx.values > 0, grad / ctx.values.clamp_min(torch.finfo(x.dtype).tiny), 0)
             step = x.new_empty(2 * E, x.shape[1])
             torch.sub(x.index_select(0, i), x.index_select(0, j), out=step[:E]).mul_(coef[:, None])
@@ -325,6 +331,26 @@ class _Bars(torch.autograd.Function):
             step = diff.sign() * top * (grad[:, None] / top.sum(-1, keepdim=True).clamp_min(1))
         g = torch.zeros_like(x).index_add(0, edges, torch.cat([step, -step]))
         return g.view_as(points), None, None, None, None, None
+
+
+@_jit.kernel
+def _scatter_edges(x, edges, grad, length, tiny, g):  # pragma: no cover - compiled by numba
+    """The first-order backward of euclidean edge lengths: with ``c = grad / length`` (0 for a
+    zero-length edge), ``g[i] += c (x_i - x_j)`` and ``g[j] -= c (x_i - x_j)`` for every edge, in
+    the order of the torch path (all ``i`` ends, then all ``j`` ends), so both give the same bits."""
+    E = grad.shape[0]
+    D = x.shape[1]
+    coef = np.empty(E, g.dtype)
+    for e in range(E):
+        coef[e] = grad[e] / max(length[e], tiny) if length[e] > 0 else 0
+    for e in range(E):
+        i, j, c = edges[e], edges[E + e], coef[e]
+        for k in range(D):
+            g[i, k] += (x[i, k] - x[j, k]) * c
+    for e in range(E):
+        i, j, c = edges[e], edges[E + e], coef[e]
+        for k in range(D):
+            g[j, k] -= (x[i, k] - x[j, k]) * c
 
 
 class Persistence(nn.Module):
