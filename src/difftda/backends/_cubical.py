@@ -16,6 +16,7 @@ from typing import ClassVar, NamedTuple
 
 import numpy as np
 
+from .. import _jit
 from . import register_backend
 from ._base import Engine
 
@@ -180,15 +181,58 @@ class CripserEngine(CubicalEngine):
         )
         out = np.asarray(out)
         # Columns: dim, birth, death, then the creator's and the destroyer's coordinates (3 each, 4 in
-        # 4-D), as floats holding small integers: positions are their C-order sums, one column at a time.
+        # 4-D), as floats holding small integers: positions are their C-order sums.
         width = 4 if nd == 4 else 3
-        birth, death = _positions(out, 3, image.shape), _positions(out, 3 + width, image.shape)
-        dim = out[:, 0].astype(np.int64)
-        ess = out[:, 2] >= np.finfo(np.float64).max / 2  # cripser writes DBL_MAX for a death at infinity
-        if ess.any():
-            fin = ~ess
-            return CubicalPairing(birth[fin], death[fin], dim[fin], birth[ess], dim[ess])
-        return CubicalPairing(birth, death, dim, birth[:0], dim[:0])
+        if _jit.enabled() and out.dtype == np.float64 and out.flags.c_contiguous:
+            strides = np.array([int(np.prod(image.shape[a + 1:])) for a in range(nd)], np.int64)
+            return CubicalPairing(*_cripser_rows(out, strides, width, _ESSENTIAL))
+        return _cripser_rows_numpy(out, image.shape, width)
+
+
+def _cripser_rows_numpy(out: np.ndarray, shape: tuple[int, ...], width: int) -> CubicalPairing:
+    """cripser's output rows -> positions, one vectorized product per column (what
+    :func:`_cripser_rows` computes in one pass)."""
+    birth, death = _positions(out, 3, shape), _positions(out, 3 + width, shape)
+    dim = out[:, 0].astype(np.int64)
+    ess = out[:, 2] >= _ESSENTIAL  # cripser writes DBL_MAX for a death at infinity
+    if ess.any():
+        fin = ~ess
+        return CubicalPairing(birth[fin], death[fin], dim[fin], birth[ess], dim[ess])
+    return CubicalPairing(birth, death, dim, birth[:0], dim[:0])
+
+
+_ESSENTIAL = np.finfo(np.float64).max / 2
+
+
+@_jit.kernel
+def _cripser_rows(out, strides, width, limit):  # pragma: no cover - compiled
+    """One pass over cripser's output rows: finite bars' positions and dimensions, then the
+    essential bars' (rows whose death is at least half of DBL_MAX), each in row order."""
+    n, nd = out.shape[0], len(strides)
+    birth = np.empty(n, np.int64)
+    death = np.empty(n, np.int64)
+    dim = np.empty(n, np.int64)
+    ess_birth = np.empty(n, np.int64)
+    ess_dim = np.empty(n, np.int64)
+    f = 0
+    e = 0
+    for r in range(n):
+        b = 0
+        for a in range(nd):
+            b += np.int64(out[r, 3 + a]) * strides[a]
+        if out[r, 2] >= limit:
+            ess_birth[e] = b
+            ess_dim[e] = np.int64(out[r, 0])
+            e += 1
+        else:
+            d = 0
+            for a in range(nd):
+                d += np.int64(out[r, 3 + width + a]) * strides[a]
+            birth[f] = b
+            death[f] = d
+            dim[f] = np.int64(out[r, 0])
+            f += 1
+    return birth[:f], death[:f], dim[:f], ess_birth[:e], ess_dim[:e]
 
 
 @register_backend

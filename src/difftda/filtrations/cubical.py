@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .. import _jit
 from .._checks import check_maxdim
 from ..backends import get_backend
 from ..backends._cubical import CONSTRUCTIONS, CubicalEngine, CubicalPairing
@@ -136,9 +137,142 @@ def cubical_persistence(
         bp = engine.pairing_batch(host, maxdim=maxdim, construction=construction)
     except (RuntimeError, ValueError, TypeError) as err:
         raise RuntimeError(f"backend {str(engine)!r} failed on images of shape {shape}: {err}") from err
-    bars = normalize(values, pixel_bars(bp, B, math.prod(shape)))
+    bars = canonical_bars(values, bp, B, math.prod(shape))
     out = gather(Values(x.reshape(-1)), bars, B, maxdim)
     return out[0] if x.dim() == sd else out
+
+
+def canonical_bars(values: np.ndarray, bp: CubicalPairing, B: int, n_pixels: int) -> Bars:
+    """The engine's bars in the canonical order, without the empty ones: what
+    ``normalize(values, pixel_bars(bp, B, n_pixels))`` returns, bit for bit.
+
+    With compiled kernels, each group's rows are ordered by one :func:`numpy.sort` of 64-bit keys
+    that hold the birth value's order (its top 32 bits for float64) above the row number, and a
+    kernel orders the rows whose keys tie by death value and positions. Where a group has long runs
+    of tied birth values (images with few distinct values), :func:`~difftda.gather.normalize` does it.
+    """
+    if (_jit.enabled() and values.dtype in (np.float32, np.float64) and 0 < len(bp.birth) < 2**32
+            and _is_sorted(bp.group)):
+        fin = _sorted_finite(values, bp, B, n_pixels)
+        if fin is not None:
+            ess = pixel_bars(CubicalPairing(bp.birth[:0], bp.death[:0], bp.group[:0], bp.ess_birth, bp.ess_group),
+                             B, n_pixels)
+            ess = normalize(values, ess)
+            return Bars(*fin, ess.ess_birth, ess.ess_group, ess.ess_index)
+    return normalize(values, pixel_bars(bp, B, n_pixels))
+
+
+#: A run of rows of one group with tied birth values longer than this goes to ``normalize``.
+_MAX_TIES = 48
+
+
+def _sorted_finite(values: np.ndarray, bp: CubicalPairing, B: int, n_pixels: int) -> tuple[np.ndarray, ...] | None:
+    """``(birth, death, group, index)`` of the finite bars in the canonical order, or None."""
+    wide = values.dtype == np.float64
+    raw = values.view(np.uint64 if wide else np.uint32)
+    top = np.uint64(1 << (63 if wide else 31))
+    mask, shift = np.uint64(2**64 - 1 if wide else 2**32 - 1), np.uint64(32 if wide else 0)
+    n_groups = int(bp.group[-1]) + 1
+    offset = (np.arange(n_groups) % B) * n_pixels  # of each group's image in the batch
+    keys, counts = np.empty(len(bp.birth), np.uint64), np.zeros(n_groups, np.int64)
+    m = _keys(keys, counts, raw, top, mask, values, bp.birth, bp.death, bp.group, offset, shift)
+    keys = keys[:m]
+    ends = np.cumsum(counts)
+    start = 0
+    for end in ends[counts > 0].tolist():  # each group on its own (rows come grouped)
+        keys[start:end].sort()
+        start = end
+    group = np.repeat(np.arange(n_groups), counts)
+    birth, death, index = np.empty(m, np.int64), np.empty(m, np.int64), np.empty((m, 2), np.int64)
+    if not _finish(birth, death, index, keys, ends, raw, top, mask, bp.birth, bp.death, bp.group, offset, _MAX_TIES):
+        return None
+    return birth, death, group, index
+
+
+def _is_sorted(a: np.ndarray) -> bool:
+    return len(a) < 2 or bool((a[1:] >= a[:-1]).all())
+
+
+@_jit.kernel
+def _keys(keys, counts, raw, top, mask, values, birth, death, group, offset, shift):  # pragma: no cover - compiled
+    """Fill ``keys[:m]`` for the ``m`` non-empty bars, in row order: ``(birth key >> shift) << 32 | r``
+    for row ``r``, where a value's key is its bits ordered like the values (-0.0 as 0.0); count the
+    bars of each group in ``counts``; return ``m``."""
+    m = 0
+    for r in range(len(birth)):
+        off = offset[group[r]]
+        b = birth[r] + off
+        if values[b] != values[death[r] + off]:
+            u = np.uint64(raw[b])
+            if u == top:  # -0.0
+                u = np.uint64(0)
+            u = (~u & mask) if u >= top else u | top
+            keys[m] = ((u >> shift) << np.uint64(32)) | np.uint64(r)
+            counts[group[r]] += 1
+            m += 1
+    return m
+
+
+@_jit.kernel
+def _finish(out_b, out_d, index, keys, ends, raw, top, mask, birth, death, group, offset, max_ties):  # pragma: no cover
+    """Write the bars in the order of the sorted ``keys`` (whose low 32 bits are the rows); a run of
+    equal keys in a group is ordered by (birth value, death value, birth, death) by insertion.
+    False (nothing to use) when such a run is longer than ``max_ties``."""
+    m = len(keys)
+    low = np.uint64(0xFFFFFFFF)
+    hi_shift = np.uint64(32)
+    perm = np.empty(m, np.int64)
+    for i in range(m):
+        perm[i] = np.int64(keys[i] & low)
+    g = 0
+    i = 0
+    while i < m:
+        while ends[g] <= i:
+            g += 1
+        j = i + 1
+        hi = keys[i] >> hi_shift
+        while j < ends[g] and (keys[j] >> hi_shift) == hi:
+            j += 1
+        if j - i > 1:
+            if j - i > max_ties:
+                return False
+            off = offset[g]
+            for a in range(i + 1, j):  # insertion sort of perm[i:j] by (birth key, death key, birth, death)
+                p = perm[a]
+                kp = np.empty(4, np.uint64)
+                for t in range(2):
+                    u = np.uint64(raw[(birth[p] if t == 0 else death[p]) + off])
+                    if u == top:
+                        u = np.uint64(0)
+                    kp[t] = (~u & mask) if u >= top else u | top
+                kp[2], kp[3] = np.uint64(birth[p]), np.uint64(death[p])
+                c = a - 1
+                while c >= i:
+                    q = perm[c]
+                    kq = np.empty(4, np.uint64)
+                    for t in range(2):
+                        u = np.uint64(raw[(birth[q] if t == 0 else death[q]) + off])
+                        if u == top:
+                            u = np.uint64(0)
+                        kq[t] = (~u & mask) if u >= top else u | top
+                    kq[2], kq[3] = np.uint64(birth[q]), np.uint64(death[q])
+                    t = 0
+                    while t < 3 and kq[t] == kp[t]:
+                        t += 1
+                    if kq[t] <= kp[t]:
+                        break
+                    perm[c + 1] = q
+                    c -= 1
+                perm[c + 1] = p
+        i = j
+    for i in range(m):
+        r = perm[i]
+        off = offset[group[r]]
+        index[i, 0] = birth[r]
+        index[i, 1] = death[r]
+        out_b[i] = birth[r] + off
+        out_d[i] = death[r] + off
+    return True
 
 
 def pixel_bars(bp: CubicalPairing, B: int, n_pixels: int) -> Bars:
