@@ -353,3 +353,101 @@ def test_extreme_scales_follow_the_scaling_law(kind, scale):
     one = difftda.alpha_persistence(y, 1, kind=kind)
     (one[1].pairs[:, 1] - one[1].pairs[:, 0]).sum().backward()
     torch.testing.assert_close(x.grad, y.grad, rtol=1e-9, atol=1e-12)
+
+
+# --------------------------------------------------------------------------------------------
+# The autograd node: double backward, forward mode, compiled kernels against their torch / numpy twins
+
+
+@pytest.mark.parametrize("kind", ["alpha", "weak"])
+@pytest.mark.parametrize("d", [2, 3])
+def test_double_backward_and_forward_mode(kind, d):
+    import torch.autograd.forward_ad as fwAD
+
+    x = torch.tensor(cloud(10, d, seed=23), requires_grad=True)
+
+    def fn(p):
+        return _total(difftda.alpha_persistence(p, maxdim=d - 1, kind=kind, squared=kind == "alpha"))
+
+    assert torch.autograd.gradgradcheck(fn, (x,), eps=1e-7, atol=1e-5)
+    t = torch.tensor(np.random.default_rng(1).standard_normal(x.shape))
+    with fwAD.dual_level():
+        jvp = fwAD.unpack_dual(fn(fwAD.make_dual(x.detach(), t))).tangent
+    eps = 1e-6  # central finite difference along t (the pairing does not change for so small a step)
+    fd = (fn(x.detach() + eps * t) - fn(x.detach() - eps * t)) / (2 * eps)
+    assert jvp.item() == pytest.approx(fd.item(), rel=1e-6, abs=1e-8)
+
+
+def _rows(d: int) -> np.ndarray:
+    """Vertex rows of every size, generic and degenerate (repeated vertex, collinear, flat), padded."""
+    rng = np.random.default_rng(d)
+    rows = [[3], [0, 1], [2, 2], [0, 1, 2], [4, 5, 6], [0, 0, 1]]
+    rows += [list(rng.choice(12, size=s, replace=False)) for s in (2, 3) * 20]
+    if d == 3:
+        rows += [[0, 1, 2, 3], [8, 9, 10, 11]] + [list(rng.choice(12, size=4, replace=False)) for _ in range(20)]
+    return np.array([r + [-1] * (d + 1 - len(r)) for r in rows], np.int64)
+
+
+def _points(d: int) -> np.ndarray:
+    x = cloud(12, d, seed=31)
+    x[4:7] = np.array([[0.25, 0.5, 0.125], [0.75, 0.0, 0.625], [0.5, 0.25, 0.375]])[:, :d]  # collinear, exactly
+    if d == 3:
+        x[11, 2] = x[8, 2] = x[9, 2] = x[10, 2]  # 8..11 in one plane
+    return x
+
+
+@pytest.mark.parametrize("d", [2, 3])
+@pytest.mark.parametrize("squared", [False, True])
+def test_radius_kernel_matches_torch(d, squared):
+    pytest.importorskip("numba")
+    from difftda.filtrations.alpha import _radius_and_slope, _radius_kernel, _scatter_slopes
+
+    x, simp = _points(d), _rows(d)
+    value, slope = np.zeros(len(simp)), np.zeros((*simp.shape, d))
+    _radius_kernel(x, simp, squared, 1.0, value, slope)
+    tv, ts = _radius_and_slope(torch.tensor(x), torch.tensor(simp), squared=squared)
+    np.testing.assert_allclose(value, tv.numpy(), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(slope, ts.numpy(), rtol=1e-10, atol=1e-12)
+    # Against the linear solve; a flat simplex (repeated vertex, collinear, coplanar) reads 0.
+    flat = [np.linalg.matrix_rank(x[r[r >= 0]][1:] - x[r[0]], tol=1e-9) < (r >= 0).sum() - 1 for r in simp]
+    want = np.array([0.0 if f else ref_circumradius(x[r[r >= 0]]) for r, f in zip(simp, flat)])
+    np.testing.assert_allclose(value, np.square(want) if squared else want, rtol=1e-9)
+    assert sum(flat) >= 3
+    grad = np.random.default_rng(0).standard_normal(len(simp))
+    out = np.zeros_like(x)
+    _scatter_slopes(simp, slope, grad, out)
+    ref = torch.zeros(len(x), d, dtype=torch.float64).index_add(
+        0, torch.tensor(simp).clamp_min(0).reshape(-1), torch.tensor(slope * grad[:, None, None]).reshape(-1, d))
+    np.testing.assert_allclose(out, ref.numpy(), rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("d", [2, 3])
+def test_attached_kernel_matches_numpy(d):
+    pytest.importorskip("numba")
+    from difftda.backends._alpha import _attached_kernel, attached, circum_sq
+
+    x = np.concatenate([_grid(4) if d == 2 else DEGENERATE["cube"], _points(d)])
+    s = Delaunay(x, qhull_options="QJ").simplices
+    rng = np.random.default_rng(2)
+    for k in range(2, d + 2):
+        simp = np.unique(np.sort(s[:, :k], axis=1), axis=0)
+        r2 = circum_sq(x[simp])
+        values = np.where(rng.random(len(simp)) < 0.5, r2, r2 * (1 + rng.choice([1e-12, 1e-6, 1.0], len(simp))))
+        mask = np.zeros(len(simp), np.bool_)
+        _attached_kernel(x, simp, values, mask)
+        np.testing.assert_array_equal(mask, attached(x[simp], values))
+        assert mask.any() and not mask.all()
+
+
+@pytest.mark.parametrize("kind", ["alpha", "cech", "weak"])
+def test_without_compiled_kernels_the_same(kind, monkeypatch):
+    x = torch.tensor(cloud(60, 3, seed=29), requires_grad=True)
+    fast = difftda.alpha_persistence(x, maxdim=2, kind=kind)
+    (g_fast,) = torch.autograd.grad(_total(fast), x)
+    monkeypatch.setenv("DIFFTDA_DISABLE_JIT", "1")
+    plain = difftda.alpha_persistence(x, maxdim=2, kind=kind)
+    (g_plain,) = torch.autograd.grad(_total(plain), x)
+    for a, b in zip(fast, plain):
+        torch.testing.assert_close(a.pairs, b.pairs, rtol=1e-12, atol=0)
+        assert torch.equal(a.index, b.index)
+    torch.testing.assert_close(g_fast, g_plain, rtol=1e-10, atol=1e-12)

@@ -153,25 +153,34 @@ def _one_point(D: int) -> AlphaPairing:
 def _bars(pairings: list[AlphaPairing], B: int, N: int, maxdim: int) -> tuple[Bars, np.ndarray, np.ndarray]:
     """Concatenate per-cloud pairings: positions are rows of the batch's table of defining simplices
     (vertex rows read as the constant 0, position -1)."""
-    rows = np.array([len(p.table) for p in pairings], np.int64)
-    offset = np.cumsum(rows) - rows
-    item_f = np.repeat(np.arange(B), [len(p.finite) for p in pairings])
-    item_e = np.repeat(np.arange(B), [len(p.essential) for p in pairings])
-    local = np.concatenate([p.table for p in pairings])
-    values = np.concatenate([p.values for p in pairings]).astype(np.float64)
-    item_row = np.repeat(np.arange(B), rows)
-    table = np.where(local >= 0, local + item_row[:, None] * N, -1)
-    vertex = (local >= 0).sum(1) <= 1
-    fin = np.concatenate([p.finite for p in pairings]).reshape(-1, 2) + offset[item_f][:, None]
-    ess = np.concatenate([p.essential for p in pairings]) + offset[item_e]
-    fdim = np.concatenate([p.finite_dim for p in pairings]).astype(np.int64)
-    edim = np.concatenate([p.essential_dim for p in pairings]).astype(np.int64)
-    if (fdim > maxdim).any() or (edim > maxdim).any() or (local >= N).any():
+    if B == 1:  # one cloud: its own arrays, no copies
+        p = pairings[0]
+        local, values, fin, ess = p.table, p.values, p.finite, p.essential
+        fdim, edim = p.finite_dim.astype(np.int64, copy=False), p.essential_dim.astype(np.int64, copy=False)
+        group, ess_group = fdim, edim
+        table = local
+    else:
+        rows = np.array([len(p.table) for p in pairings], np.int64)
+        offset = np.cumsum(rows) - rows
+        item_f = np.repeat(np.arange(B), [len(p.finite) for p in pairings])
+        item_e = np.repeat(np.arange(B), [len(p.essential) for p in pairings])
+        local = np.concatenate([p.table for p in pairings])
+        values = np.concatenate([p.values for p in pairings])
+        table = np.where(local >= 0, local + np.repeat(np.arange(B) * N, rows)[:, None], -1)
+        fin = np.concatenate([p.finite for p in pairings]).reshape(-1, 2) + offset[item_f][:, None]
+        ess = np.concatenate([p.essential for p in pairings]) + offset[item_e]
+        fdim = np.concatenate([p.finite_dim for p in pairings]).astype(np.int64)
+        edim = np.concatenate([p.essential_dim for p in pairings]).astype(np.int64)
+        group, ess_group = fdim * B + item_f, edim * B + item_e
+    values = values.astype(np.float64, copy=False)
+    if fdim.max(initial=0) > maxdim or edim.max(initial=0) > maxdim or local.max(initial=0) >= N:
         raise RuntimeError("backend returned a dimension above maxdim or a vertex outside the cloud")
-    birth = np.where(vertex[fin[:, 0]], -1, fin[:, 0])
+    vertex = local[:, 1] < 0  # rows are padded at the end: one vertex, value 0
+    fb, fd = fin[:, 0], fin[:, 1]
+    birth = np.where(vertex[fb], -1, fb)
     ess_birth = np.where(vertex[ess], -1, ess)
-    index = np.concatenate([local[fin[:, 0]], local[fin[:, 1]]], axis=1)
-    bars = Bars(birth, fin[:, 1], fdim * B + item_f, index, ess_birth, edim * B + item_e, local[ess])
+    index = np.concatenate([local[fb], local[fd]], axis=1)
+    bars = Bars(birth, fd, group, index, ess_birth, ess_group, local[ess])
     return bars, table, values
 
 
@@ -294,46 +303,59 @@ class Circumradii(Values):
 def _radius_and_slope(x: torch.Tensor, simp: torch.Tensor, *, squared: bool) -> tuple[torch.Tensor, torch.Tensor]:
     """Circumradius (or its square) of each row of ``simp`` and its derivative in each vertex.
 
-    With the circumcenter ``o = sum_i lam_i p_i`` (barycentric, in the simplex's affine hull), the
-    derivative of the squared radius in vertex ``p_i`` is ``2 lam_i (p_i - o)``. Vertex rows,
-    zero-length edges and flat simplices have value 0 and derivative 0 (as :func:`circumradius`).
+    Edges: ``r^2 = |a|^2 / 4``. Triangles: ``r^2 = |a|^2 |b|^2 |a - b|^2 / (4 |a x b|^2)`` (the formula
+    of :func:`circumradius`) and its derivative, with ``|a x b|^2`` differentiated through the cross
+    product (accurate for thin triangles). Tetrahedra: with the circumcenter ``o = sum_i lam_i p_i``
+    (barycentric), the derivative in vertex ``p_i`` is ``2 lam_i (p_i - o)``. Vertex rows, zero-length
+    edges and flat simplices have value 0 and derivative 0 (as :func:`circumradius`).
     """
     m, k = simp.shape
     D = x.shape[1]
+    if k < 2:
+        return x.new_zeros(m), x.new_zeros(m, k, D)
     size = (simp >= 0).sum(1)
     v = x[simp.clamp_min(0)]  # (m, k, D)
     zero = x.new_zeros(())
-    lam = x.new_zeros(m, k)
-    if k < 2:
-        return x.new_zeros(m), x.new_zeros(m, k, D)
     a = v[:, 1] - v[:, 0]
+    aa = (a * a).sum(-1)
     edge = size == 2
-    off = torch.where(edge[:, None], a / 2, zero)
-    lam[:, :2] = torch.where(edge, 0.5, zero)[:, None]
+    r2 = torch.where(edge, aa / 4, zero)
+    pad = [x.new_zeros(m, D)] * (k - 2)
+    slope = torch.where(edge[:, None, None], torch.stack([-a / 2, a / 2, *pad], 1), zero)
     if k >= 3:
         b = v[:, 2] - v[:, 0]
-        aa, bb, ab = (a * a).sum(-1), (b * b).sum(-1), (a * b).sum(-1)
-        cross2 = (a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]) ** 2 if D == 2 else (torch.linalg.cross(a, b) ** 2).sum(-1)
+        c = a - b
+        bb, cc = (b * b).sum(-1), (c * c).sum(-1)
+        if D == 2:
+            cr = a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]
+            cross2 = cr**2
+            ds_a = 2 * cr[:, None] * torch.stack([b[:, 1], -b[:, 0]], 1)
+            ds_b = 2 * cr[:, None] * torch.stack([-a[:, 1], a[:, 0]], 1)
+        else:
+            axb = torch.linalg.cross(a, b)
+            cross2 = (axb**2).sum(-1)
+            ds_a, ds_b = 2 * torch.linalg.cross(b, axb), 2 * torch.linalg.cross(axb, a)
         tri = (size == 3) & (cross2 > 0)
-        den = 2 * torch.where(tri, cross2, torch.ones_like(cross2))
-        la = torch.where(tri, bb * (aa - ab) / den, zero)
-        lb = torch.where(tri, aa * (bb - ab) / den, zero)
-        off = torch.where(tri[:, None], la[:, None] * a + lb[:, None] * b, off)
-        lam[:, :3] = torch.where(tri[:, None], torch.stack([1 - la - lb, la, lb], 1), lam[:, :3])
+        one = torch.ones_like(cross2)
+        s, sa, sb, sc = (torch.where(tri, t, one)[:, None] for t in (cross2, aa, bb, cc))
+        rt = torch.where(tri, aa * bb * cc / (4 * s[:, 0]), zero)
+        g_a = rt[:, None] * (2 * a / sa + 2 * c / sc - ds_a / s)
+        g_b = rt[:, None] * (2 * b / sb - 2 * c / sc - ds_b / s)
+        r2 = torch.where(size == 3, rt, r2)
+        slope = torch.where((size == 3)[:, None, None], torch.stack([-(g_a + g_b), g_a, g_b, *pad[1:]], 1), slope)
     if k >= 4 and D == 3:
-        c = v[:, 3] - v[:, 0]
-        bxc, cxa, axb = torch.linalg.cross(b, c), torch.linalg.cross(c, a), torch.linalg.cross(a, b)
+        c3 = v[:, 3] - v[:, 0]
+        bxc, cxa, axb = torch.linalg.cross(b, c3), torch.linalg.cross(c3, a), torch.linalg.cross(a, b)
         det = (a * bxc).sum(-1)
         tet = (size == 4) & (det != 0)
         safe = torch.where(tet, det, torch.ones_like(det))
-        num = aa[:, None] * bxc + bb[:, None] * cxa + (c * c).sum(-1)[:, None] * axb
-        o4 = torch.where(tet[:, None], num / (2 * safe)[:, None], zero)
-        l3 = torch.stack([(bxc * o4).sum(-1), (cxa * o4).sum(-1), (axb * o4).sum(-1)], 1) / safe[:, None]
-        off = torch.where(tet[:, None], o4, torch.where((size == 4)[:, None], zero, off))
-        lam = torch.where(tet[:, None], torch.cat([1 - l3.sum(1, keepdim=True), l3], 1),
-                          torch.where((size == 4)[:, None], zero, lam))
-    r2 = (off * off).sum(-1)
-    slope = 2 * lam[:, :, None] * (v - (v[:, 0] + off)[:, None, :])
+        num = aa[:, None] * bxc + bb[:, None] * cxa + (c3 * c3).sum(-1)[:, None] * axb
+        off = num / (2 * safe)[:, None]
+        lam = torch.stack([(bxc * off).sum(-1), (cxa * off).sum(-1), (axb * off).sum(-1)], 1) / safe[:, None]
+        lam = torch.cat([1 - lam.sum(1, keepdim=True), lam], 1)
+        r2 = torch.where(size == 4, torch.where(tet, (off * off).sum(-1), zero), r2)
+        s4 = 2 * lam[:, :, None] * (v - (v[:, 0] + off)[:, None, :])
+        slope = torch.where((size == 4)[:, None, None], torch.where(tet[:, None, None], s4, zero), slope)
     if squared:
         return r2, slope
     pos = r2 > 0
@@ -391,6 +413,7 @@ def _radius_kernel(x, simp, squared, factor, value, slope):  # pragma: no cover 
     D = x.shape[1]
     p = np.zeros((4, 3))
     e = np.zeros((3, 3))
+    g = np.zeros((4, 3))
     off = np.zeros(3)
     lam = np.zeros(4)
     cr = np.zeros((3, 3))  # b x c, c x a, a x b
@@ -406,36 +429,45 @@ def _radius_kernel(x, simp, squared, factor, value, slope):  # pragma: no cover 
         for j in range(1, s):
             for d in range(D):
                 e[j - 1, d] = p[j, d] - p[0, d]
+        aa = 0.0
+        for d in range(D):
+            aa += e[0, d] * e[0, d]
         if s == 2:
+            r2 = aa / 4
             for d in range(D):
-                off[d] = e[0, d] / 2
-            lam[0] = 0.5
-            lam[1] = 0.5
+                g[0, d] = -e[0, d] / 2
+                g[1, d] = e[0, d] / 2
         elif s == 3:
-            aa = 0.0
             bb = 0.0
-            ab = 0.0
+            cc = 0.0
             for d in range(D):
-                aa += e[0, d] * e[0, d]
                 bb += e[1, d] * e[1, d]
-                ab += e[0, d] * e[1, d]
+                cc += (e[0, d] - e[1, d]) * (e[0, d] - e[1, d])
             if D == 2:
-                cross2 = (e[0, 0] * e[1, 1] - e[0, 1] * e[1, 0]) ** 2
+                c2 = e[0, 0] * e[1, 1] - e[0, 1] * e[1, 0]
+                cross2 = c2**2
+                # derivatives of |a x b|^2 in a and in b (rows 0 and 1 of cr)
+                cr[0, 0], cr[0, 1] = 2 * c2 * e[1, 1], 2 * c2 * -e[1, 0]
+                cr[1, 0], cr[1, 1] = 2 * c2 * -e[0, 1], 2 * c2 * e[0, 0]
             else:
                 c0 = e[0, 1] * e[1, 2] - e[0, 2] * e[1, 1]
                 c1 = e[0, 2] * e[1, 0] - e[0, 0] * e[1, 2]
                 c2 = e[0, 0] * e[1, 1] - e[0, 1] * e[1, 0]
-                cross2 = c0 * c0 + c1 * c1 + c2 * c2
+                cross2 = c0**2 + c1**2 + c2**2
+                cr[0, 0] = 2 * (e[1, 1] * c2 - e[1, 2] * c1)  # 2 b x (a x b)
+                cr[0, 1] = 2 * (e[1, 2] * c0 - e[1, 0] * c2)
+                cr[0, 2] = 2 * (e[1, 0] * c1 - e[1, 1] * c0)
+                cr[1, 0] = 2 * (c1 * e[0, 2] - c2 * e[0, 1])  # 2 (a x b) x a
+                cr[1, 1] = 2 * (c2 * e[0, 0] - c0 * e[0, 2])
+                cr[1, 2] = 2 * (c0 * e[0, 1] - c1 * e[0, 0])
             if not cross2 > 0:
                 continue
-            den = 2 * cross2
-            la = bb * (aa - ab) / den
-            lb = aa * (bb - ab) / den
+            r2 = aa * bb * cc / (4 * cross2)
             for d in range(D):
-                off[d] = la * e[0, d] + lb * e[1, d]
-            lam[0] = 1 - la - lb
-            lam[1] = la
-            lam[2] = lb
+                cd = e[0, d] - e[1, d]
+                g[1, d] = r2 * (2 * e[0, d] / aa + 2 * cd / cc - cr[0, d] / cross2)
+                g[2, d] = r2 * (2 * e[1, d] / bb - 2 * cd / cc - cr[1, d] / cross2)
+                g[0, d] = -(g[1, d] + g[2, d])
         else:
             for q in range(3):
                 u, w = (q + 1) % 3, (q + 2) % 3  # b x c, c x a, a x b
@@ -445,19 +477,19 @@ def _radius_kernel(x, simp, squared, factor, value, slope):  # pragma: no cover 
             det = e[0, 0] * cr[0, 0] + e[0, 1] * cr[0, 1] + e[0, 2] * cr[0, 2]
             if det == 0:
                 continue
-            sq0 = e[0, 0] * e[0, 0] + e[0, 1] * e[0, 1] + e[0, 2] * e[0, 2]
             sq1 = e[1, 0] * e[1, 0] + e[1, 1] * e[1, 1] + e[1, 2] * e[1, 2]
             sq2 = e[2, 0] * e[2, 0] + e[2, 1] * e[2, 1] + e[2, 2] * e[2, 2]
             for d in range(3):
-                off[d] = (sq0 * cr[0, d] + sq1 * cr[1, d] + sq2 * cr[2, d]) / (2 * det)
+                off[d] = (aa * cr[0, d] + sq1 * cr[1, d] + sq2 * cr[2, d]) / (2 * det)
             total = 0.0
             for q in range(3):
                 lam[q + 1] = (cr[q, 0] * off[0] + cr[q, 1] * off[1] + cr[q, 2] * off[2]) / det
                 total += lam[q + 1]
             lam[0] = 1 - total
-        r2 = 0.0
-        for d in range(D):
-            r2 += off[d] * off[d]
+            r2 = off[0] * off[0] + off[1] * off[1] + off[2] * off[2]
+            for j in range(4):
+                for d in range(3):
+                    g[j, d] = 2 * lam[j] * (p[j, d] - (p[0, d] + off[d]))
         div = 1.0
         if squared:
             value[r] = r2 * factor
@@ -467,7 +499,7 @@ def _radius_kernel(x, simp, squared, factor, value, slope):  # pragma: no cover 
             div = 2 * rad
         for j in range(s):
             for d in range(D):
-                slope[r, j, d] = 2 * lam[j] * (p[j, d] - (p[0, d] + off[d])) / div * factor
+                slope[r, j, d] = g[j, d] / div * factor
 
 
 @_jit.kernel
