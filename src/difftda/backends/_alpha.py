@@ -151,9 +151,16 @@ def delaunay_edges(points: np.ndarray) -> np.ndarray:
     if n < 2:
         return np.zeros((0, 2), np.int64)
     centered = points - points.mean(0)
-    sv, vt = np.linalg.svd(centered, full_matrices=False)[1:]
-    scale = sv[0] if sv[0] > 0 else 1.0
-    rank = int((sv > scale * 1e-10).sum())
+    # The D x D second moments tell a clearly full-dimensional cloud at once (their eigenvalues are
+    # the squared singular values, to about 1e-16 of the largest); only a cloud that may be flat pays
+    # for the SVD that decides its rank.
+    eig = np.linalg.eigvalsh(centered.T @ centered)
+    if eig[0] > 1e-8 * eig[-1] > 0:
+        rank, vt = D, None
+    else:
+        sv, vt = np.linalg.svd(centered, full_matrices=False)[1:]
+        scale = sv[0] if sv[0] > 0 else 1.0
+        rank = int((sv > scale * 1e-10).sum())
     if rank == 0:  # every point is the same: a star of zero-length edges
         return np.stack([np.zeros(n - 1, np.int64), np.arange(1, n)], axis=1)
     coords = centered @ vt[:rank].T if rank < D else points
