@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -16,7 +20,7 @@ pytestmark = pytest.mark.skipif(not _jit._have_numba(), reason="numba is not ins
 
 def _run(x, jit: bool, monkeypatch, **kw):
     """H0 pairs, index and the gradient of a loss, with the compiled kernels on or off."""
-    monkeypatch.setenv("DIFFTDA_DISABLE_JIT", "0" if jit else "1")
+    monkeypatch.setattr(_jit, "DISABLED", not jit)
     assert _jit.enabled() is jit
     x = [c.detach().clone().requires_grad_(True) for c in x] if isinstance(x, list) else x.detach().clone()
     if isinstance(x, torch.Tensor):
@@ -36,7 +40,7 @@ def _same(a, b):
 
 
 def _pairing(dist, sizes, jit, monkeypatch, thresh=np.inf):
-    monkeypatch.setenv("DIFFTDA_DISABLE_JIT", "0" if jit else "1")
+    monkeypatch.setattr(_jit, "DISABLED", not jit)
     return TorchBackend().pairing_batch(dist, sizes, maxdim=0, thresh=thresh, coeff=2)
 
 
@@ -110,7 +114,7 @@ def test_h0_matches_gudhi_on_ties(monkeypatch):
 @pytest.mark.parametrize("shape", [(3, 5, 1), (2, 64, 16), (4, 7, 3), (1, 200, 2), (5, 33, 129)])
 def test_distances_same_bits_as_coordinatewise_layout(shape, metric, dtype, monkeypatch):
     x = torch.randn(*shape, dtype=dtype, generator=torch.Generator().manual_seed(3))
-    monkeypatch.setenv("DIFFTDA_DISABLE_JIT", "0")
+    monkeypatch.setattr(_jit, "DISABLED", False)
     got = _host_distances(x, metric)
     assert torch.equal(got, _coordinatewise_distances(x, _P[metric]))
     assert torch.equal(got, got.transpose(1, 2)) and bool((got.diagonal(dim1=1, dim2=2) == 0).all())
@@ -126,8 +130,10 @@ def test_distances_same_bits_as_coordinatewise_layout(shape, metric, dtype, monk
     torch.testing.assert_close(g, g_ref)
 
 
-def test_disable_switch(monkeypatch):
-    monkeypatch.setenv("DIFFTDA_DISABLE_JIT", "1")
-    assert not _jit.enabled()
-    monkeypatch.setenv("DIFFTDA_DISABLE_JIT", "0")
-    assert _jit.enabled()
+def test_disable_switch():
+    """DIFFTDA_DISABLE_JIT=1 at import keeps every path in numpy (checked in a fresh process)."""
+    code = "import difftda._jit as j; print(j.enabled())"
+    for value, expect in (("1", "False"), ("0", "True")):
+        env = {**os.environ, "DIFFTDA_DISABLE_JIT": value}
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+        assert out.stdout.strip() == expect

@@ -3,7 +3,8 @@
 A kernel is a plain Python function decorated with :func:`kernel`. Callers ask :func:`enabled`
 first and use their numpy path when it says no, so every kernel has a numpy twin that gives the
 same result (the tests compare the two). numba is imported, and a kernel compiled, on first use
-only: importing difftda never pays for it. Set ``DIFFTDA_DISABLE_JIT=1`` to keep to numpy.
+only: importing difftda never pays for it. Set ``DIFFTDA_DISABLE_JIT=1`` before importing
+difftda to keep to numpy.
 """
 
 from __future__ import annotations
@@ -20,10 +21,9 @@ _LOCK = threading.Lock()
 
 
 def enabled() -> bool:
-    """Whether compiled kernels run: numba is installed and ``DIFFTDA_DISABLE_JIT`` is unset or 0."""
-    if os.environ.get("DIFFTDA_DISABLE_JIT", "0") not in ("", "0"):
-        return False
-    return _have_numba()
+    """Whether compiled kernels run: numba is installed and ``DIFFTDA_DISABLE_JIT`` was unset or 0
+    when difftda was imported (tests may flip :data:`DISABLED`)."""
+    return not DISABLED and _have_numba()
 
 
 def _have_numba() -> bool:
@@ -34,6 +34,8 @@ def _have_numba() -> bool:
 
 
 _HAVE: bool | None = None
+#: Keep to the numpy paths (read from ``DIFFTDA_DISABLE_JIT`` at import).
+DISABLED: bool = os.environ.get("DIFFTDA_DISABLE_JIT", "0") not in ("", "0")
 
 
 class _Kernel:

@@ -211,31 +211,44 @@ _METRIC_CODE = {"euclidean": 2, "manhattan": 1, "chebyshev": 0}
 
 @_jit.kernel
 def _distance_kernel(xt, code, out):  # pragma: no cover - compiled by numba
-    """``out[b, i, j] = |x_i - x_j|`` from the coordinates ``xt`` ``(B, d, n)``: a row of a cloud
-    at a time, the coordinates added in order (squares for ``code`` 2, absolute values for 1, the
-    largest for 0, then the correctly rounded square root), as :func:`_coordinatewise_distances`
-    does; the loops over ``j`` vectorize."""
+    """``out[b, i, j] = |x_i - x_j|`` from the coordinates ``xt`` ``(B, d, n)``, a row of a cloud at
+    a time, the coordinates added in order from 0 (squares for ``code`` 2, absolute values for 1,
+    the largest for 0, then the correctly rounded square root), as
+    :func:`_coordinatewise_distances` does. Four coordinates go per pass over a row (the same
+    additions in the same order, with a quarter of the loads and stores); the loops over ``j``
+    vectorize."""
     B, D, n = xt.shape
     for b in range(B):
         for i in range(n):
             row = out[b, i]
-            for k in range(D):
-                xi = xt[b, k, i]
-                col = xt[b, k]
-                if k == 0:
+            for j in range(n):
+                row[j] = 0
+            for k in range(0, D - 3, 4):
+                a0, a1, a2, a3 = xt[b, k, i], xt[b, k + 1, i], xt[b, k + 2, i], xt[b, k + 3, i]
+                c0, c1, c2, c3 = xt[b, k], xt[b, k + 1], xt[b, k + 2], xt[b, k + 3]
+                if code == 2:
                     for j in range(n):
-                        t = xi - col[j]
-                        row[j] = t * t if code == 2 else abs(t)
-                elif code == 2:
-                    for j in range(n):
-                        t = xi - col[j]
-                        row[j] = row[j] + t * t
+                        t0, t1, t2, t3 = a0 - c0[j], a1 - c1[j], a2 - c2[j], a3 - c3[j]
+                        row[j] = row[j] + t0 * t0 + t1 * t1 + t2 * t2 + t3 * t3
                 elif code == 1:
                     for j in range(n):
-                        row[j] = row[j] + abs(xi - col[j])
+                        row[j] = row[j] + abs(a0 - c0[j]) + abs(a1 - c1[j]) + abs(a2 - c2[j]) + abs(a3 - c3[j])
                 else:
                     for j in range(n):
-                        row[j] = max(row[j], abs(xi - col[j]))
+                        r = max(max(row[j], abs(a0 - c0[j])), abs(a1 - c1[j]))
+                        row[j] = max(max(r, abs(a2 - c2[j])), abs(a3 - c3[j]))
+            for k in range(D - D % 4, D):
+                a0, c0 = xt[b, k, i], xt[b, k]
+                if code == 2:
+                    for j in range(n):
+                        t0 = a0 - c0[j]
+                        row[j] = row[j] + t0 * t0
+                elif code == 1:
+                    for j in range(n):
+                        row[j] = row[j] + abs(a0 - c0[j])
+                else:
+                    for j in range(n):
+                        row[j] = max(row[j], abs(a0 - c0[j]))
             if code == 2:
                 for j in range(n):
                     row[j] = np.sqrt(row[j])

@@ -224,9 +224,8 @@ def gather(reader: Values, bars: Bars, n_items: int, maxdim: int) -> DiagramBatc
     birth, death, group, index, ess_birth, ess_group, ess_index = bars
     K, M = len(birth), len(ess_birth)
     c, ce = index.shape[1], ess_index.shape[1]
-    ngroups = (maxdim + 1) * B
-    fin_counts = np.bincount(group, minlength=ngroups)
-    ess_counts = np.bincount(ess_group, minlength=ngroups)
+    dims = maxdim + 1
+    ngroups = dims * B
     # Every position that is read, once per use; slot 0 of the placed values is the constant 0.
     wanted = np.concatenate([birth, death, ess_birth])
     read_mask = wanted >= 0
@@ -236,32 +235,43 @@ def gather(reader: Values, bars: Bars, n_items: int, maxdim: int) -> DiagramBatc
         positions = wanted[read_mask]
         slots = np.zeros(len(wanted), np.int64)
         slots[read_mask] = np.arange(1, len(positions) + 1)
-    pair_pos = np.stack([slots[:K], slots[K:2 * K]], axis=1)
+    pair_pos = slots[: 2 * K].reshape(2, K).T.ravel()  # (birth slot, death slot) of each bar
     ess_pos = slots[2 * K:]
-    parts_host = [index.ravel(), ess_index.ravel(), group % B, ess_group % B, positions, pair_pos.ravel(), ess_pos]
+    fin_item, ess_item = (group % B, ess_group % B) if B > 1 else (group, ess_group)
+    parts_host = [index.ravel(), ess_index.ravel(), fin_item, ess_item, positions, pair_pos, ess_pos]
     extra = reader.prepare(positions)
     if extra is not None:
         parts_host.append(extra.ravel())
-    # One host -> device copy for all the indices of the batch; the rest are views of it.
-    idx = torch.from_numpy(np.concatenate(parts_host)).to(reader.device)
-    index_t, ess_index_t, fin_item, ess_item, read_t, pair_pos_t, ess_pos_t, *extra_t = idx.split_with_sizes(
-        [c * K, ce * M, K, M, len(positions), 2 * K, M] + ([extra.size] if extra is not None else [])
-    )
+    if reader.device.type == "cpu":  # no copy to make: tensors that share the host arrays' memory
+        index_t, ess_index_t, fin_item, ess_item, read_t, pair_pos_t, ess_pos_t, *extra_t = (
+            torch.from_numpy(np.ascontiguousarray(a, np.int64)) for a in parts_host
+        )
+    else:  # one host -> device copy for all the indices of the batch; the rest are views of it
+        idx = torch.from_numpy(np.concatenate(parts_host)).to(reader.device)
+        index_t, ess_index_t, fin_item, ess_item, read_t, pair_pos_t, ess_pos_t, *extra_t = idx.split_with_sizes(
+            [c * K, ce * M, K, M, len(positions), 2 * K, M] + ([extra.size] if extra is not None else [])
+        )
     index_t, ess_index_t = index_t.view(K, c), ess_index_t.view(M, ce)
     pairs, births = reader.bars(read_t, pair_pos_t, ess_pos_t, *extra_t)
-    counts = (fin_counts.tolist(), ess_counts.tolist())
     # Groups are dimension-major, so each dimension of the whole batch is one contiguous slice.
-    dims = maxdim + 1
-    f_dim = np.add.reduceat(fin_counts, np.arange(0, dims * B, B)).tolist()
-    e_dim = np.add.reduceat(ess_counts, np.arange(0, dims * B, B)).tolist()
-    parts = ((pairs, f_dim), (births, e_dim), (index_t, f_dim), (ess_index_t, e_dim))
-    split = [t.split_with_sizes(n) for t, n in parts]
-    whole = Diagrams(Diagram(*parts) for parts in zip(*split))
-    items = list(zip(fin_item.split_with_sizes(f_dim), ess_item.split_with_sizes(e_dim)))
+    if dims == 1:
+        f_dim, e_dim = [K], [M]
+        whole = Diagrams([Diagram(pairs, births, index_t, ess_index_t)])
+        items = [(fin_item, ess_item)]
+    else:
+        fin_counts = np.bincount(group, minlength=ngroups)
+        ess_counts = np.bincount(ess_group, minlength=ngroups)
+        f_dim = fin_counts.reshape(dims, B).sum(1).tolist()
+        e_dim = ess_counts.reshape(dims, B).sum(1).tolist()
+        parts = ((pairs, f_dim), (births, e_dim), (index_t, f_dim), (ess_index_t, e_dim))
+        split = [t.split_with_sizes(n) for t, n in parts]
+        whole = Diagrams(Diagram(*parts) for parts in zip(*split))
+        items = list(zip(fin_item.split_with_sizes(f_dim), ess_item.split_with_sizes(e_dim)))
     if B == 1:
         return DiagramBatch([whole], whole, items)
 
     def per_item() -> list[Diagrams]:  # split only when an item is read
+        counts = (np.bincount(group, minlength=ngroups).tolist(), np.bincount(ess_group, minlength=ngroups).tolist())
         per_dim = [
             list(zip(*(t.split_with_sizes(counts[n][k * B:(k + 1) * B]) for t, n in zip(dgm, (0, 1, 0, 1)))))
             for k, dgm in enumerate(whole)

@@ -265,6 +265,8 @@ class _Bars(torch.autograd.Function):
     def forward(ctx, points, values, pair_pos, ess_pos, edges, p):
         """``edges``: ``[i..., j...]``, the flat rows (in ``points.reshape(-1, d)``) of both ends."""
         ctx.p, ctx.values = p, values
+        ctx.jit = p == 2.0 and points.device.type == "cpu" and points.is_contiguous() and _jit.enabled()
+        ctx.tiny = torch.finfo(values.dtype).tiny
         ctx.save_for_backward(points, pair_pos, ess_pos, edges)
         ctx.save_for_forward(points, pair_pos, ess_pos, edges)
         # One value per finite bar: every birth is the constant 0 (H0 alone), and the deaths are the
@@ -296,6 +298,18 @@ class _Bars(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_pairs, grad_births):
         points, pair_pos, ess_pos, edges = ctx.saved_tensors
+        if ctx.jit and not torch.is_grad_enabled():
+            # First-order backward on the CPU, compiled: the same bits as the torch code below.
+            grad = grad_pairs.numpy()[:, 1] if ctx.deaths_only else None
+            if grad is None:
+                grad = grad_pairs.new_zeros(len(ctx.values) + 1).index_add(
+                    0, torch.cat([pair_pos.reshape(-1), ess_pos]), torch.cat([grad_pairs.reshape(-1), grad_births])
+                )[1:].numpy()
+            g = np.zeros(points.shape, ctx.values.numpy().dtype)
+            x = points.detach().numpy()
+            _scatter_edges(x.reshape(-1, x.shape[-1]), edges.numpy(), grad, ctx.values.numpy(), ctx.tiny,
+                           g.reshape(-1, x.shape[-1]))
+            return torch.from_numpy(g), None, None, None, None, None
         E = len(ctx.values)
         if ctx.deaths_only:
             grad = grad_pairs[:, 1]
@@ -309,11 +323,6 @@ class _Bars(torch.autograd.Function):
         if ctx.p == 2.0 and not torch.is_grad_enabled():
             # First-order backward (no create_graph): the lengths are the known values, and the
             # temporaries are filled in place.
-            if x.device.type == "cpu" and _jit.enabled():
-                g = np.zeros(x.shape, np.float32 if x.dtype == torch.float32 else np.float64)
-                _scatter_edges(np.ascontiguousarray(x.detach().numpy()), edges.numpy(), grad.contiguous().numpy(),
-                               ctx.values.numpy(), torch.finfo(x.dtype).tiny, g)
-                return torch.from_numpy(g).view_as(points), None, None, None, None, None
             coef = torch.where(ctx.values > 0, grad / ctx.values.clamp_min(torch.finfo(x.dtype).tiny), 0)
             step = x.new_empty(2 * E, x.shape[1])
             torch.sub(x.index_select(0, i), x.index_select(0, j), out=step[:E]).mul_(coef[:, None])
