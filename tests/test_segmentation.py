@@ -149,17 +149,66 @@ def test_binary_target_bar_counts_equal_gudhi(construction):
             assert got.T.tolist() == ref, (shape, p)
 
 
-def test_hu_binary_target_equals_the_general_path():
+@pytest.mark.parametrize("construction", ["T", "V"])
+def test_binary_2d_bar_counts_equal_cripser_on_many_masks(construction):
+    """Image masks of every density, with foreground and holes on the border, one-pixel lines and
+    checkerboards (8- against 4-connectivity): the counts equal cripser's finite superlevel bars."""
+    import cripser
+
+    from difftda.losses.segmentation import _binary_bar_counts
+
+    rng = np.random.default_rng(8)
+    masks = [rng.random((int(rng.integers(1, 14)), int(rng.integers(1, 14)))) < rng.random() for _ in range(120)]
+    checker = (np.indices((7, 9)).sum(0) % 2).astype(bool)
+    frame = np.ones((6, 8), bool)
+    frame[1:-1, 1:-1] = False
+    masks += [checker, ~checker, frame, ~frame, np.zeros((5, 5), bool), np.ones((5, 5), bool)]
+    for t in masks:
+        got = _binary_bar_counts(t[None], 1, construction)[:, 0].tolist()
+        ph = cripser.compute_ph(-t.astype(np.float64), filtration=construction, maxdim=1)
+        finite = ph[np.isfinite(ph[:, 2]) & (ph[:, 2] > ph[:, 1])]
+        ref = [int((finite[:, 0] == k).sum()) for k in (0, 1)]
+        if min(t.shape) == 1:  # cripser miscounts along an axis of length 1: a 1-D mask has no loops
+            ref = [len(gudhi_finite(t.ravel().astype(np.float64), construction, 0)[0]), 0]
+        assert got == ref, (t.astype(int), construction)
+
+
+@pytest.mark.parametrize("construction", ["T", "V"])
+@pytest.mark.parametrize("matching", ["optimal", "persistence"])
+def test_hu_binary_target_equals_the_general_path(construction, matching):
     """The labelling path of 0/1 targets gives the loss of the persistence path, which a batch takes
     when one of its targets is not 0/1 (that image's own loss is then taken out)."""
     pred, tgt = ring_batch(3, 20, seed=4)
     soft = tgt.clone()
     soft[2] = 0.5 * soft[2] + 0.25  # not binary: the whole batch goes through persistence
     pred = pred.requires_grad_(True)
-    fast = hu_topological_loss(pred[:2], tgt[:2], construction="V") * 2
-    slow_all = hu_topological_loss(pred, soft, construction="V") * 3
-    slow_last = hu_topological_loss(pred[2:], soft[2:], construction="V")
+    kw = dict(construction=construction, matching=matching)
+    fast = hu_topological_loss(pred[:2], tgt[:2], **kw) * 2
+    slow_all = hu_topological_loss(pred, soft, **kw) * 3
+    slow_last = hu_topological_loss(pred[2:], soft[2:], **kw)
     np.testing.assert_allclose(fast.item(), (slow_all - slow_last).item(), rtol=1e-5)
+    g_fast, = torch.autograd.grad(fast, pred)
+    g_slow, = torch.autograd.grad(slow_all - slow_last, pred)
+    torch.testing.assert_close(g_fast, g_slow, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.skipif(not difftda._jit.enabled(), reason="needs numba")
+def test_top_gains_kernel_equals_numpy(monkeypatch):
+    """The compiled selection of the matched bars keeps the rows the numpy ranking keeps (ties to the
+    earlier row, no positive gain no match, more target bars than candidates)."""
+    from difftda.losses.segmentation import _top_gains
+
+    rng = np.random.default_rng(2)
+    for _ in range(50):
+        n = int(rng.integers(1, 6))
+        item = np.sort(rng.integers(0, n, int(rng.integers(0, 200))))
+        gain = np.round(rng.normal(0, 1, len(item)), 1)  # many ties, about half not positive
+        k = rng.integers(0, 30, n)
+        monkeypatch.setenv("DIFFTDA_DISABLE_JIT", "0")
+        fast = _top_gains(gain, item, k, n)
+        monkeypatch.setenv("DIFFTDA_DISABLE_JIT", "1")
+        slow = _top_gains(gain, item, k, n)
+        np.testing.assert_array_equal(fast, slow)
 
 
 def test_hu_paper_formula_brute_force():

@@ -32,6 +32,7 @@ import torch
 from scipy.optimize import linear_sum_assignment
 from torch import nn
 
+from .. import _jit
 from .._checks import check_int
 from ._common import _misplaced, check_choice, check_flag, check_positive
 
@@ -175,19 +176,21 @@ def _binary_bar_counts(target: np.ndarray, maxdim: int, construction: str) -> np
     Every such bar is born at 1 and dies at 0: the foreground's components but the one that lives
     for ever (H0), its holes and tunnels (H1 and up: the whole grid, reached at 0, has none). They
     are the Betti numbers of the foreground complex: components by labelling (8-connected in 2-D and
-    26 in 3-D for ``"T"``, 4 and 6 for ``"V"``), cavities as background regions that do not reach the
-    border (the complementary connectivity), and tunnels of a volume from the Euler characteristic.
+    26 in 3-D for ``"T"``, 4 and 6 for ``"V"``); the holes of an image from the Euler characteristic
+    (``beta_1 = beta_0 - chi``); the cavities of a volume as background regions that do not reach
+    the border (the complementary connectivity), and its tunnels from the Euler characteristic.
     """
     fg = target
     d = fg.ndim - 1
     t_construction = construction == "T"
     b0 = _label_counts(fg, full=t_construction)
     betti = [b0]
-    if d >= 2:
+    if d == 2:  # loops: beta_1 = beta_0 - chi (a planar complex has no beta_2), no second labelling
+        betti.append(b0 - _euler(fg, construction))
+    elif d == 3:
         outside = np.pad(~fg, [(0, 0)] + [(1, 1)] * d, constant_values=True)  # the border joins the outside
         top = _label_counts(outside, full=not t_construction) - 1
-        if d == 3:
-            betti.append(b0 + top - _euler(fg, construction))
+        betti.append(b0 + top - _euler(fg, construction))
         betti.append(top)
     counts = np.stack(betti[: maxdim + 1])
     counts[0] = np.maximum(b0 - 1, 0)
@@ -283,6 +286,72 @@ def _hu_matching(P: np.ndarray, pi: np.ndarray, T: np.ndarray, ti: np.ndarray, n
     return np.concatenate(rows_p), np.concatenate(rows_t)
 
 
+def _hu_binary(out, t_counts: np.ndarray, n: int, maxdim: int, like: torch.Tensor) -> torch.Tensor:
+    """Hu's loss against 0/1 targets, whose ``t_counts[k, i]`` bars of H_k of image ``i`` all sit at
+    ``c = (1, 0)``: every bar starts on the diagonal (``|c - diag|^2 = 1/2`` for each target bar) and
+    each predicted bar kept by the optimal matching (:func:`_top_gains`) trades its diagonal cost and
+    ``1/2`` for its distance to ``c``."""
+    whole = out.cat()
+    per_item = like.new_zeros(n)
+    anchor = like.new_zeros(())
+    for k in range(maxdim + 1):
+        pairs = whole[k].pairs
+        item = out.cloud_of(k)[0].detach().cpu().numpy().astype(np.int64, copy=False)
+        P = pairs.detach().cpu().double().numpy()
+        b, d = P[:, 0], P[:, 1]
+        gain = 0.5 * (b - d) ** 2 + 0.5 - ((b - 1.0) ** 2 + d ** 2)
+        sel = _top_gains(gain, item, np.asarray(t_counts[k], np.int64), n)
+        dev = pairs.device
+        Pm = pairs[torch.from_numpy(sel).to(dev)]
+        diag = 0.5 * (pairs[:, 0] - pairs[:, 1]) ** 2
+        swap = (Pm[:, 0] - 1.0) ** 2 + Pm[:, 1] ** 2 - 0.5 * (Pm[:, 0] - Pm[:, 1]) ** 2 - 0.5
+        items = torch.from_numpy(np.concatenate([item, item[sel]])).to(dev)
+        per_item = per_item.index_add(0, items, torch.cat([diag, swap]))
+        anchor = anchor + pairs.sum() * 0
+    const = torch.from_numpy(0.5 * t_counts[: maxdim + 1].sum(0)).to(per_item.device, per_item.dtype)
+    return (per_item + const).mean() + anchor
+
+
+def _top_gains(gain: np.ndarray, item: np.ndarray, k: np.ndarray, n_items: int) -> np.ndarray:
+    """The rows (ascending) that the optimal matching keeps: in each item ``i`` the ``k[i]`` rows with
+    the largest positive ``gain`` (ties: the earlier row first). ``item`` is each row's item."""
+    if _jit.enabled() and _is_sorted(item):
+        bounds = np.searchsorted(item, np.arange(n_items + 1))
+        out = np.empty(len(gain), np.int64)
+        return out[: _top_gains_kernel(gain, bounds, k, out)]
+    cand = np.flatnonzero(gain > 0)
+    rank = _segment_rank(item[cand], gain[cand])
+    return cand[rank < k[item[cand]]]
+
+
+def _is_sorted(a: np.ndarray) -> bool:
+    return len(a) < 2 or bool((a[1:] >= a[:-1]).all())
+
+
+@_jit.kernel
+def _top_gains_kernel(gain, bounds, k, out):  # pragma: no cover - compiled
+    """:func:`_top_gains` for rows grouped by item (item ``i``: rows ``bounds[i]:bounds[i + 1]``)."""
+    m = 0
+    for i in range(len(bounds) - 1):
+        a, b, want = bounds[i], bounds[i + 1], k[i]
+        if want <= 0:
+            continue
+        cand = np.empty(b - a, np.int64)
+        c = 0
+        for r in range(a, b):
+            if gain[r] > 0:
+                cand[c] = r
+                c += 1
+        if c > want:  # the largest gains; a stable sort puts the earlier of tied rows first
+            chosen = np.sort(cand[:c][np.argsort(-gain[cand[:c]], kind="mergesort")[:want]])
+        else:
+            chosen = cand[:c]
+        for j in range(len(chosen)):
+            out[m] = chosen[j]
+            m += 1
+    return m
+
+
 def hu_topological_loss(
     pred: torch.Tensor,
     target: torch.Tensor,
@@ -349,6 +418,8 @@ def hu_topological_loss(
         out = _cubical(p_flat, maxdim, d, construction)
     else:
         out = _cubical(torch.cat([p_flat, t_flat]), maxdim, d, construction)
+    if binary and matching == "optimal":
+        return _hu_binary(out, t_counts, n, maxdim, pred)
     per_item = pred.new_zeros(n)
     anchor = pred.new_zeros(())
     for k in range(maxdim + 1):
