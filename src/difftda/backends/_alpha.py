@@ -201,11 +201,11 @@ def _weak_pairing(points: np.ndarray, gens: tuple, maxdim: int) -> AlphaPairing:
     K, M = len(fin_all), len(ess_all)
     # Rows: the K birth edges, the K death edges, the M essential births (vertices for H0).
     edges = np.concatenate([fin_all[:, :2], fin_all[:, 2:], ess_all])
-    edges = np.sort(edges, axis=1)
+    lo, hi = np.minimum(edges[:, 0], edges[:, 1]), np.maximum(edges[:, 0], edges[:, 1])
+    vertex = lo == hi
     table = np.full((len(edges), D + 1), -1, np.int64)
-    vertex = edges[:, 0] == edges[:, 1]
-    table[:, 0] = edges[:, 0]
-    table[~vertex, 1] = edges[~vertex, 1]
+    table[:, 0] = lo
+    table[:, 1] = np.where(vertex, -1, hi)
     values = np.where(vertex, 0.0, _lengths(points, edges))
     finite = np.stack([np.arange(K), np.arange(K, 2 * K)], axis=1)
     return AlphaPairing(table, values, finite, fdim, np.arange(2 * K, 2 * K + M), edim)
