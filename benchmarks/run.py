@@ -146,6 +146,7 @@ class Workload:
         filtration: the difftda filtration whose engines a spec names (None: the spec is not an engine).
         targets: the goals the report checks.
         rounds: at most this many interleaved rounds (slow workloads); None: as asked.
+        rounds_at: a smaller cap on the rounds at some sizes (by shape), for a size whose step is slow.
         slow_s: the interleaved mode leaves out a row whose step takes longer.
         memory: measure each row's peak memory in a fresh process in the interleaved mode too.
         main_row: the row the summary compares with every other row.
@@ -168,6 +169,7 @@ class Workload:
     filtration: str | None = "rips"
     targets: tuple[Target, ...] = ()
     rounds: int | None = None
+    rounds_at: dict[tuple[int, ...], int] | None = None
     slow_s: float = 1.0
     memory: bool = False
     main_row: str = "difftda:auto"
@@ -561,7 +563,8 @@ WORKLOADS.update({
         spec_check=_spec_check({"weak": "gph", "alpha": "gudhi"}),
         targets=(Target("difftda:weak", "<= 1.2x raw scipy Delaunay + giotto-ph", "wraw1", 1.2),
                  Target("difftda:alpha", "<= 1.2x raw gudhi AlphaComplex + pairs", "araw1", 1.2)),
-        rounds=3, slow_s=90.0, memory=True, main_row="difftda:alpha", labeler=_cloud_label),
+        rounds=11, rounds_at={(100000, 2): 5, (100000, 3): 3}, slow_s=90.0, memory=True,
+        main_row="difftda:alpha", labeler=_cloud_label),
     "A2": Workload(
         "A2", "A1's loss with Rips (H0 + H1) for contrast, uniform points in the unit square", 1,
         {"smoke": ((100, 2),), "small": ((1000, 2),), "full": ((2000, 2), (4000, 2), (5000, 2))},
@@ -1649,7 +1652,7 @@ def run_interleaved(workloads: list[str], sizes: str = "full", tools: list[str] 
             gc.collect()
             gc.disable()
             try:
-                for _ in range(n_rounds):
+                for _ in range(min(n_rounds, (w.rounds_at or {}).get(shape, n_rounds))):
                     # A fresh order every round: each tool follows every other one about equally
                     # often (a step after a two-thread tool can run slower while its threads wind down).
                     for k in rng.permutation(order):
