@@ -330,23 +330,31 @@ def _is_sorted(a: np.ndarray) -> bool:
 
 @_jit.kernel
 def _top_gains_kernel(gain, bounds, k, out):  # pragma: no cover - compiled
-    """:func:`_top_gains` for rows grouped by item (item ``i``: rows ``bounds[i]:bounds[i + 1]``)."""
+    """:func:`_top_gains` for rows grouped by item (item ``i``: rows ``bounds[i]:bounds[i + 1]``): one
+    pass per item keeps the best ``k[i]`` rows seen so far, by decreasing gain (a row replaces the
+    last one only with a strictly larger gain, so the earlier of tied rows stays)."""
     m = 0
     for i in range(len(bounds) - 1):
-        a, b, want = bounds[i], bounds[i + 1], k[i]
+        want = k[i]
         if want <= 0:
             continue
-        cand = np.empty(b - a, np.int64)
+        best = np.empty(want, np.int64)
         c = 0
-        for r in range(a, b):
-            if gain[r] > 0:
-                cand[c] = r
+        for r in range(bounds[i], bounds[i + 1]):
+            g = gain[r]
+            if g <= 0 or (c == want and g <= gain[best[c - 1]]):
+                continue
+            j = c if c < want else want - 1  # the slot it enters from (the last one drops out when full)
+            while j > 0 and gain[best[j - 1]] < g:
+                if j < want:
+                    best[j] = best[j - 1]
+                j -= 1
+            if c < want:
                 c += 1
-        if c > want:  # the largest gains; a stable sort puts the earlier of tied rows first
-            chosen = np.sort(cand[:c][np.argsort(-gain[cand[:c]], kind="mergesort")[:want]])
-        else:
-            chosen = cand[:c]
-        for j in range(len(chosen)):
+            if j < want:
+                best[j] = r
+        chosen = np.sort(best[:c])
+        for j in range(c):
             out[m] = chosen[j]
             m += 1
     return m
