@@ -155,9 +155,10 @@ def canonical_bars(values: np.ndarray, bp: CubicalPairing, B: int, n_pixels: int
             and _is_sorted(bp.group)):
         fin = _sorted_finite(values, bp, B, n_pixels)
         if fin is not None:
-            ess = pixel_bars(CubicalPairing(bp.birth[:0], bp.death[:0], bp.group[:0], bp.ess_birth, bp.ess_group),
-                             B, n_pixels)
-            ess = normalize(values, ess)
+            eb, eg = bp.ess_birth, bp.ess_group
+            if len(eg) < 2 or bool((eg[1:] > eg[:-1]).all()):  # one essential bar a group: in order already
+                return Bars(*fin, eb + (eg % B) * n_pixels if B > 1 else eb, eg, eb[:, None])
+            ess = normalize(values, pixel_bars(CubicalPairing(eb[:0], eb[:0], eg[:0], eb, eg), B, n_pixels))
             return Bars(*fin, ess.ess_birth, ess.ess_group, ess.ess_index)
     return normalize(values, pixel_bars(bp, B, n_pixels))
 
