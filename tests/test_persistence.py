@@ -329,6 +329,15 @@ def test_batch_cat_holds_every_bar(backend):
     torch.testing.assert_close(whole[0].pairs[:, 1].sum(), total)
 
 
+def test_batch_of_one_names_item_zero(backend):
+    """A batch of one cloud: every bar of every dimension belongs to item 0."""
+    g = torch.Generator().manual_seed(7)
+    out = difftda.persistence(torch.randn(1, 15, 2, dtype=torch.float64, generator=g), maxdim=1, backend=backend)
+    for k in range(2):
+        fin_cloud, ess_cloud = out.cloud_of(k)
+        assert len(fin_cloud) == len(out.cat()[k].pairs) and not fin_cloud.any() and not ess_cloud.any()
+
+
 def test_auto_takes_no_options():
     with pytest.raises(TypeError, match="auto"):
         difftda.get_backend("auto:n_threads=2")

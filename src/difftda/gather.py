@@ -237,7 +237,7 @@ def gather(reader: Values, bars: Bars, n_items: int, maxdim: int) -> DiagramBatc
         slots[read_mask] = np.arange(1, len(positions) + 1)
     pair_pos = slots[: 2 * K].reshape(2, K).T.ravel()  # (birth slot, death slot) of each bar
     ess_pos = slots[2 * K:]
-    fin_item, ess_item = (group % B, ess_group % B) if B > 1 else (group, ess_group)
+    fin_item, ess_item = group % B, ess_group % B  # the item of each bar
     parts_host = [index.ravel(), ess_index.ravel(), fin_item, ess_item, positions, pair_pos, ess_pos]
     extra = reader.prepare(positions)
     if extra is not None:
