@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import threading
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -27,9 +28,18 @@ def enabled() -> bool:
 
 
 def _have_numba() -> bool:
+    """Whether numba imports (tried once; a broken install warns and leaves difftda on numpy)."""
     global _HAVE
     if _HAVE is None:
-        _HAVE = importlib.util.find_spec("numba") is not None
+        _HAVE = False
+        if importlib.util.find_spec("numba") is not None:
+            try:
+                import numba  # noqa: F401
+            except Exception as err:  # an install whose compiled parts do not load
+                warnings.warn(f"numba is installed but does not import ({err}); difftda keeps to numpy",
+                              RuntimeWarning, stacklevel=3)
+            else:
+                _HAVE = True
     return _HAVE
 
 
