@@ -451,3 +451,25 @@ def test_without_compiled_kernels_the_same(kind, monkeypatch):
         torch.testing.assert_close(a.pairs, b.pairs, rtol=1e-12, atol=0)
         assert torch.equal(a.index, b.index)
     torch.testing.assert_close(g_fast, g_plain, rtol=1e-10, atol=1e-12)
+
+
+def test_bar_order_equals_normalize():
+    # The alpha module orders bars itself (ties broken by index within tied runs only); the result
+    # must be exactly the shared normalize()'s, on engine output with many ties and on random bars.
+    from difftda.backends import get_backend
+    from difftda.filtrations.alpha import _bars, _canonical
+    from difftda.gather import Bars, normalize
+
+    engine = get_backend("gudhi", maxdim=1, filtration="alpha", kind="alpha")
+    for x in (_grid(12), np.round(cloud(2000, 2, seed=3) * 64) / 64):  # equal radii everywhere
+        bars, _, values = _bars([engine.pairing(np.unique(x, axis=0), maxdim=1, kind="alpha")], 1, len(x), 1)
+        for got, want in zip(_canonical(values, bars), normalize(values, bars)):
+            np.testing.assert_array_equal(got, want)
+    rng = np.random.default_rng(0)
+    n, m = 3000, 500
+    values = rng.integers(0, 4, n).astype(float)
+    fin = rng.integers(-1, n, (n, 2))
+    bars = Bars(fin[:, 0], fin[:, 1] % n, rng.integers(0, 4, n), rng.integers(-1, 3, (n, 6)),
+                rng.integers(-1, n, m), rng.integers(0, 4, m), rng.integers(-1, 3, (m, 3)))
+    for got, want in zip(_canonical(values, bars), normalize(values, bars)):
+        np.testing.assert_array_equal(got, want)
