@@ -255,9 +255,9 @@ def test_compiled_and_numpy_paths_agree(monkeypatch):
                 for construction in CONSTRUCTIONS:
                     for superlevel in (False, True):
                         kw = dict(spatial_dims=2, construction=construction, superlevel=superlevel, backend=engine)
-                        monkeypatch.setenv("DIFFTDA_DISABLE_JIT", "0")
+                        monkeypatch.setattr(difftda._jit, "DISABLED", False)
                         fast = difftda.cubical_persistence(t, **kw)
-                        monkeypatch.setenv("DIFFTDA_DISABLE_JIT", "1")
+                        monkeypatch.setattr(difftda._jit, "DISABLED", True)
                         slow = difftda.cubical_persistence(t, **kw)
                         for da, db in zip(fast.cat(), slow.cat()):
                             assert torch.equal(da.pairs, db.pairs) and torch.equal(da.index, db.index)
@@ -441,3 +441,78 @@ def test_image_topology_example_removes_blobs_and_fills_holes(tmp_path):
     if importlib.util.find_spec("matplotlib") is not None:
         assert example.main(["--quick", "--out", str(tmp_path)]) == 0
         assert (tmp_path / "image_topology.png").stat().st_size > 0
+
+
+def _bars_of(x: torch.Tensor, construction: str, superlevel: bool):
+    """The host bars of the batch ``x`` (2-D images), as cubical_persistence hands them to the gather."""
+    from difftda.filtrations.cubical import canonical_bars
+
+    B, shape = x.shape[0], tuple(x.shape[1:])
+    values = x.detach().double().reshape(-1).numpy() * (-1.0 if superlevel else 1.0)
+    engine = difftda.get_backend("auto", maxdim=1, filtration="cubical")
+    bp = engine.pairing_batch(values.reshape(B, *shape), maxdim=1, construction=construction)
+    return canonical_bars(values, bp, B, int(np.prod(shape)))
+
+
+@pytest.mark.parametrize("jit", [True, False])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_pixel_reader_equals_plain_indexing(monkeypatch, jit, dtype):
+    """The fused pixel reader gives the plain reader's values and gradients bit for bit (pixels read
+    by several bars included: integer images have many), compiled or not, and the same tangents."""
+    from difftda.filtrations.cubical import PixelValues
+    from difftda.gather import Values, gather
+
+    if jit and not difftda._jit.enabled():
+        pytest.skip("needs numba")
+    monkeypatch.setattr(difftda._jit, "DISABLED", not jit)
+    rng = np.random.default_rng(11)
+    for x in (rng.random((3, 20, 17)), np.round(rng.random((2, 16, 16)) * 5)):
+        x = torch.from_numpy(x).to(dtype)
+        for construction in CONSTRUCTIONS:
+            bars = _bars_of(x, construction, superlevel=True)
+            assert len(np.unique(np.concatenate([bars.birth, bars.death]))) < 2 * len(bars.birth)
+            results = []
+            for reader in (Values, PixelValues):
+                xr = x.clone().requires_grad_(True)
+                out = gather(reader(xr.reshape(-1)), bars, len(x), 1).cat()
+                w = [torch.linspace(-1, 2, len(dg.pairs), dtype=dtype) for dg in out]
+                loss = sum(((dg.pairs[:, 1] - dg.pairs[:, 0]) ** 2 * wk).sum() + dg.pairs[:, 0].sum()
+                           for dg, wk in zip(out, w)) + 3 * out[0].essential.sum()
+                loss.backward()
+                with torch.autograd.forward_ad.dual_level():
+                    dual = torch.autograd.forward_ad.make_dual(x, torch.linspace(0, 1, x.numel(), dtype=dtype)
+                                                              .reshape(x.shape))
+                    tan = gather(reader(dual.reshape(-1)), bars, len(x), 1).cat()
+                    tangents = [torch.autograd.forward_ad.unpack_dual(t).tangent
+                                for dg in tan for t in (dg.pairs, dg.essential)]
+                results.append(([t for dg in out for t in (dg.pairs, dg.essential)], xr.grad, tangents))
+            (va, ga, ta), (vb, gb, tb) = results
+            assert all(torch.equal(a, b) for a, b in zip(va, vb))
+            assert torch.equal(ga, gb)
+            assert all(torch.equal(a, b) for a, b in zip(ta, tb))
+
+
+def test_pixel_reader_second_order_and_gradcheck():
+    """gradcheck and gradgradcheck (float64) through the fused reader: backward with create_graph
+    is made of differentiable operations."""
+    from difftda.filtrations.cubical import PixelValues
+
+    torch.manual_seed(2)
+    x = torch.rand(2, 6, 5, dtype=torch.float64, requires_grad=True)  # tie-free
+    w = torch.randn(60, dtype=torch.float64)
+
+    def f(x):
+        out = difftda.cubical_persistence(x, spatial_dims=2).cat()
+        h = torch.cat([out[0].pairs.reshape(-1), out[1].pairs.reshape(-1), out[0].essential])
+        return (w[: len(h)] * h ** 2).sum()
+
+    assert torch.autograd.gradcheck(f, (x,), eps=1e-6, atol=1e-7)
+    assert torch.autograd.gradgradcheck(f, (x,), eps=1e-6, atol=1e-7)
+    pairs = difftda.cubical_persistence(x, spatial_dims=2)[0][0].pairs
+    names, nodes = set(), [pairs.grad_fn]
+    while nodes:  # every node between the pairs and x
+        node = nodes.pop()
+        names.add(type(node).__name__)
+        nodes += [n for n, _ in node.next_functions if n is not None]
+    assert "_PixelBarsBackward" in names and "GatherBackward0" not in names
+    assert PixelValues.bars is not difftda.gather.Values.bars

@@ -138,7 +138,7 @@ def cubical_persistence(
     except (RuntimeError, ValueError, TypeError) as err:
         raise RuntimeError(f"backend {str(engine)!r} failed on images of shape {shape}: {err}") from err
     bars = canonical_bars(values, bp, B, math.prod(shape))
-    out = gather(Values(x.reshape(-1)), bars, B, maxdim)
+    out = gather(PixelValues(x.reshape(-1)), bars, B, maxdim)
     return out[0] if x.dim() == sd else out
 
 
@@ -274,6 +274,88 @@ def _finish(out_b, out_d, index, keys, ends, raw, top, mask, birth, death, group
         out_b[i] = birth[r] + off
         out_d[i] = death[r] + off
     return True
+
+
+class PixelValues(Values):
+    """The pixels of a batch, read into the bars by one node of the autograd graph on the CPU.
+
+    Forward indexes the flat pixels at the bars' positions into the ``(K, 2)`` pairs and the
+    essential births; backward adds each bar's gradients into a zeroed image, births first, then
+    deaths, then essential births: the order in which :class:`~difftda.gather.Values` (plain
+    indexing) adds them, so both give the same gradient bit for bit. First-order backward of float32
+    and float64 pixels runs compiled when kernels are enabled; with ``create_graph`` it is made of
+    differentiable operations. ``jvp`` gives forward-mode AD. Other devices and inputs with
+    constant positions (-1) use the plain reader.
+    """
+
+    def bars(
+        self, positions: torch.Tensor, pair_pos: torch.Tensor, ess_pos: torch.Tensor, extra: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, ...]:
+        K, M = pair_pos.numel() // 2, ess_pos.numel()
+        if self.flat.device.type != "cpu" or self.flat.dim() != 1 or positions.numel() != 2 * K + M:
+            return super().bars(positions, pair_pos, ess_pos, extra)
+        return _PixelBars.apply(self.flat, positions, K)
+
+
+class _PixelBars(torch.autograd.Function):
+    """``flat`` at ``positions = [births, deaths, essential births]`` as ``(pairs (K, 2), births (M,))``."""
+
+    @staticmethod
+    def forward(ctx, flat, positions, K):
+        ctx.K, ctx.n = K, flat.numel()
+        ctx.save_for_backward(positions)
+        ctx.save_for_forward(positions)
+        return _read_bars(flat.detach(), positions, K)
+
+    @staticmethod
+    def jvp(ctx, t_flat, *_):
+        (positions,) = ctx.saved_tensors
+        values = t_flat.index_select(0, positions)
+        return torch.stack([values[:ctx.K], values[ctx.K:2 * ctx.K]], 1), values[2 * ctx.K:]
+
+    @staticmethod
+    def backward(ctx, grad_pairs, grad_births):
+        (positions,) = ctx.saved_tensors
+        if (not torch.is_grad_enabled() and grad_pairs.dtype in (torch.float32, torch.float64)
+                and grad_births.dtype == grad_pairs.dtype and _jit.enabled()):
+            out = grad_pairs.new_zeros(ctx.n)
+            _scatter_bars(out.numpy(), positions.numpy(), grad_pairs.contiguous().numpy(),
+                          grad_births.contiguous().numpy())
+            return out, None, None
+        grad = torch.cat([grad_pairs[:, 0], grad_pairs[:, 1], grad_births])
+        return grad_pairs.new_zeros(ctx.n).scatter_add(0, positions, grad), None, None
+
+
+def _read_bars(flat: torch.Tensor, positions: torch.Tensor, K: int) -> tuple[torch.Tensor, torch.Tensor]:
+    if flat.dtype in (torch.float32, torch.float64) and flat.is_contiguous() and _jit.enabled():
+        pairs, births = flat.new_empty(K, 2), flat.new_empty(positions.numel() - 2 * K)
+        _read_bars_kernel(flat.numpy(), positions.numpy(), pairs.numpy(), births.numpy())
+        return pairs, births
+    values = flat.index_select(0, positions)
+    return torch.stack([values[:K], values[K:2 * K]], 1), values[2 * K:]
+
+
+@_jit.kernel
+def _read_bars_kernel(flat, positions, pairs, births):  # pragma: no cover - compiled
+    """``pairs[:, 0], pairs[:, 1], births = flat[positions]`` split in three, in one pass."""
+    K = len(pairs)
+    for k in range(K):
+        pairs[k, 0] = flat[positions[k]]
+        pairs[k, 1] = flat[positions[K + k]]
+    for m in range(len(births)):
+        births[m] = flat[positions[2 * K + m]]
+
+
+@_jit.kernel
+def _scatter_bars(out, positions, grad_pairs, grad_births):  # pragma: no cover - compiled
+    """``out[positions] += [grad_pairs[:, 0], grad_pairs[:, 1], grad_births]``, in that order."""
+    K = len(grad_pairs)
+    for k in range(K):
+        out[positions[k]] += grad_pairs[k, 0]
+    for k in range(K):
+        out[positions[K + k]] += grad_pairs[k, 1]
+    for m in range(len(grad_births)):
+        out[positions[2 * K + m]] += grad_births[m]
 
 
 def pixel_bars(bp: CubicalPairing, B: int, n_pixels: int) -> Bars:
