@@ -194,8 +194,10 @@ def test_hu_binary_target_equals_the_general_path(construction, matching):
 
 @pytest.mark.skipif(not difftda._jit.enabled(), reason="needs numba")
 def test_top_gains_kernel_equals_numpy(monkeypatch):
-    """The compiled selection of the matched bars keeps the rows the numpy ranking keeps (ties to the
-    earlier row, no positive gain no match, more target bars than candidates)."""
+    """The compiled selection of the matched bars keeps the rows the numpy ranking keeps and those a
+    plain Python sort keeps (tied gains by larger birth, larger death, smaller positions; no positive
+    gain no match; more target bars than candidates), whatever the order of the rows in each item."""
+    import difftda
     from difftda.losses.segmentation import _top_gains
 
     rng = np.random.default_rng(2)
@@ -203,12 +205,59 @@ def test_top_gains_kernel_equals_numpy(monkeypatch):
         n = int(rng.integers(1, 6))
         item = np.sort(rng.integers(0, n, int(rng.integers(0, 200))))
         gain = np.round(rng.normal(0, 1, len(item)), 1)  # many ties, about half not positive
+        pairs = np.round(rng.random((len(item), 2)), 1)
+        index = rng.integers(0, 3, (len(item), 2))
         k = rng.integers(0, 30, n)
-        monkeypatch.setenv("DIFFTDA_DISABLE_JIT", "0")
-        fast = _top_gains(gain, item, k, n)
-        monkeypatch.setenv("DIFFTDA_DISABLE_JIT", "1")
-        slow = _top_gains(gain, item, k, n)
-        np.testing.assert_array_equal(fast, slow)
+        key = {r: (-gain[r], -pairs[r, 0], -pairs[r, 1], index[r, 0], index[r, 1], r) for r in range(len(item))}
+        expected = sorted(r for i in range(n) for r in sorted(
+            (r for r in np.flatnonzero(item == i) if gain[r] > 0), key=key.get)[: k[i]])
+        monkeypatch.setattr(difftda._jit, "DISABLED", False)
+        fast = _top_gains(gain, item, k, n, pairs, index)
+        monkeypatch.setattr(difftda._jit, "DISABLED", True)
+        slow = _top_gains(gain, item, k, n, pairs, index)
+        np.testing.assert_array_equal(slow, expected)
+        if difftda._jit._have_numba():
+            np.testing.assert_array_equal(fast, expected)
+
+
+def _bar_set(dg) -> list[tuple]:
+    return sorted(map(tuple, torch.cat([dg.index.double(), dg.pairs.detach().double()], 1).tolist()))
+
+
+@pytest.mark.parametrize("jit", [True, False])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_hu_binary_does_not_depend_on_the_row_order(monkeypatch, jit, dtype):
+    """The direct 0/1-target path reads the diagrams in the engine's row order; on the canonical
+    diagrams it gives the same bars, the same value up to the order of the sums and the same gradient,
+    ties between predicted bars included (a prediction with few distinct values)."""
+    import difftda
+    from difftda.losses import segmentation as seg
+
+    if jit and not difftda._jit.enabled():
+        pytest.skip("needs numba")
+    monkeypatch.setattr(difftda._jit, "DISABLED", not jit)
+    rng = np.random.default_rng(8)
+    target = np.zeros((3, 1, 24, 24))
+    target[:, :, 3:20, 3:20] = 1
+    target[:, :, 8:12, 8:12] = 0
+    target[1, :, 21:, 21:] = 1
+    noisy = 0.6 * target + 0.4 * rng.random(target.shape)
+    for pred in (noisy, np.round(noisy, 1)):
+        x = torch.from_numpy(pred).to(dtype).reshape(3, 24, 24)
+        counts = seg._binary_bar_counts(target.reshape(3, 24, 24) > 0.5, 1, "T")
+        results = []
+        for canonical in (True, False):
+            xr = x.clone().requires_grad_(True)
+            out = seg._cubical(xr, 1, 2, "T", canonical=canonical)
+            loss = seg._hu_binary(out, counts, 3, 1, xr)
+            loss.backward()
+            results.append((out, loss.detach(), xr.grad))
+        (oa, la, ga), (ob, lb, gb) = results
+        assert not all(torch.equal(a.index, b.index) for a, b in zip(oa.cat(), ob.cat()))  # the orders differ
+        for a, b in zip(oa.cat(), ob.cat()):  # the same bars
+            assert _bar_set(a) == _bar_set(b)
+        torch.testing.assert_close(la, lb, rtol=256 * torch.finfo(dtype).eps, atol=0)  # sums of many terms
+        torch.testing.assert_close(ga, gb, rtol=4 * torch.finfo(dtype).eps, atol=4 * torch.finfo(dtype).eps)
 
 
 def test_hu_paper_formula_brute_force():

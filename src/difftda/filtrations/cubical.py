@@ -112,6 +112,16 @@ def cubical_persistence(
         >>> img.grad.shape
         torch.Size([2, 16, 16])
     """
+    return _persistence(x, maxdim, spatial_dims, construction, superlevel, backend)
+
+
+def _persistence(
+    x: torch.Tensor, maxdim: int | None, spatial_dims: int | None, construction: str, superlevel: bool,
+    backend: str | CubicalEngine, canonical: bool = True,
+) -> Diagrams | DiagramBatch:
+    """:func:`cubical_persistence`; with ``canonical=False`` the bars of each diagram keep the
+    engine's (deterministic) order instead of the canonical one, for callers whose result does not
+    depend on the order of the rows. Empty bars are dropped either way."""
     x, sd = _check_input(x, spatial_dims)
     maxdim = sd - 1 if maxdim is None else check_maxdim(maxdim)
     construction = _check_construction(construction)
@@ -137,9 +147,20 @@ def cubical_persistence(
         bp = engine.pairing_batch(host, maxdim=maxdim, construction=construction)
     except (RuntimeError, ValueError, TypeError) as err:
         raise RuntimeError(f"backend {str(engine)!r} failed on images of shape {shape}: {err}") from err
-    bars = canonical_bars(values, bp, B, math.prod(shape))
+    bars = (canonical_bars if canonical else _engine_bars)(values, bp, B, math.prod(shape))
     out = gather(PixelValues(x.reshape(-1)), bars, B, maxdim)
     return out[0] if x.dim() == sd else out
+
+
+def _engine_bars(values: np.ndarray, bp: CubicalPairing, B: int, n_pixels: int) -> Bars:
+    """The engine's non-empty bars grouped by dimension and image, each group in the engine's order."""
+    if not (_is_sorted(bp.group) and _is_sorted(bp.ess_group)):
+        return canonical_bars(values, bp, B, n_pixels)
+    bars = pixel_bars(bp, B, n_pixels)
+    keep = values.take(bars.birth) != values.take(bars.death)
+    if keep.all():
+        return bars
+    return Bars(bars.birth[keep], bars.death[keep], bars.group[keep], bars.index[keep], *bars[4:])
 
 
 def canonical_bars(values: np.ndarray, bp: CubicalPairing, B: int, n_pixels: int) -> Bars:

@@ -119,11 +119,12 @@ def _check_maps(pred: object, target: object, spatial_dims: int, *, check_range:
     return pred.reshape(-1, *spatial), target.reshape(-1, *spatial)
 
 
-def _cubical(x: torch.Tensor, maxdim: int, spatial_dims: int, construction: str):
-    """The superlevel diagrams of the ``(N, *spatial)`` batch ``x``: one call for every image."""
-    from ..filtrations.cubical import cubical_persistence
+def _cubical(x: torch.Tensor, maxdim: int, spatial_dims: int, construction: str, canonical: bool = True):
+    """The superlevel diagrams of the ``(N, *spatial)`` batch ``x``: one call for every image. With
+    ``canonical=False`` the rows of each diagram keep the engine's order (for order-free uses)."""
+    from ..filtrations.cubical import _persistence
 
-    return cubical_persistence(x, maxdim, spatial_dims=spatial_dims, construction=construction, superlevel=True)
+    return _persistence(x, maxdim, spatial_dims, construction, True, "auto", canonical)
 
 
 def _dim_bars(out, k: int, n_items: int) -> tuple[torch.Tensor, np.ndarray]:
@@ -300,7 +301,7 @@ def _hu_binary(out, t_counts: np.ndarray, n: int, maxdim: int, like: torch.Tenso
         P = pairs.detach().cpu().double().numpy()
         b, d = P[:, 0], P[:, 1]
         gain = 0.5 * (b - d) ** 2 + 0.5 - ((b - 1.0) ** 2 + d ** 2)
-        sel = _top_gains(gain, item, np.asarray(t_counts[k], np.int64), n)
+        sel = _top_gains(gain, item, np.asarray(t_counts[k], np.int64), n, P, whole[k].index.cpu().numpy())
         dev = pairs.device
         Pm = pairs[torch.from_numpy(sel).to(dev)]
         diag = 0.5 * (pairs[:, 0] - pairs[:, 1]) ** 2
@@ -312,16 +313,25 @@ def _hu_binary(out, t_counts: np.ndarray, n: int, maxdim: int, like: torch.Tenso
     return (per_item + const).mean() + anchor
 
 
-def _top_gains(gain: np.ndarray, item: np.ndarray, k: np.ndarray, n_items: int) -> np.ndarray:
+def _top_gains(gain: np.ndarray, item: np.ndarray, k: np.ndarray, n_items: int, pairs: np.ndarray,
+               index: np.ndarray) -> np.ndarray:
     """The rows (ascending) that the optimal matching keeps: in each item ``i`` the ``k[i]`` rows with
-    the largest positive ``gain`` (ties: the earlier row first). ``item`` is each row's item."""
+    the largest positive ``gain``. ``item`` is each row's item. Tied gains go by the canonical order
+    of the superlevel diagram: larger birth first, then larger death, then smaller birth and death
+    positions (``pairs`` and ``index`` of the rows), so the choice does not depend on the row order."""
     if _jit.enabled() and _is_sorted(item):
         bounds = np.searchsorted(item, np.arange(n_items + 1))
         out = np.empty(len(gain), np.int64)
-        return out[: _top_gains_kernel(gain, bounds, k, out)]
+        pairs, index = np.ascontiguousarray(pairs, np.float64), np.ascontiguousarray(index, np.int64)
+        return out[: _top_gains_kernel(gain, bounds, k, pairs, index, out)]
     cand = np.flatnonzero(gain > 0)
-    rank = _segment_rank(item[cand], gain[cand])
-    return cand[rank < k[item[cand]]]
+    c_item, c_pairs, c_index = item[cand], pairs[cand], index[cand]
+    order = np.lexsort((c_index[:, 1], c_index[:, 0], -c_pairs[:, 1], -c_pairs[:, 0], -gain[cand], c_item))
+    g_sorted = c_item[order]
+    starts = np.r_[0, np.flatnonzero(g_sorted[1:] != g_sorted[:-1]) + 1] if len(order) else np.zeros(0, np.int64)
+    rank = np.empty(len(cand), np.int64)
+    rank[order] = np.arange(len(cand)) - np.repeat(starts, np.diff(np.r_[starts, len(cand)]))
+    return cand[rank < k[c_item]]
 
 
 def _is_sorted(a: np.ndarray) -> bool:
@@ -329,10 +339,22 @@ def _is_sorted(a: np.ndarray) -> bool:
 
 
 @_jit.kernel
-def _top_gains_kernel(gain, bounds, k, out):  # pragma: no cover - compiled
+def _top_gains_kernel(gain, bounds, k, pairs, index, out):  # pragma: no cover - compiled
     """:func:`_top_gains` for rows grouped by item (item ``i``: rows ``bounds[i]:bounds[i + 1]``): one
-    pass per item keeps the best ``k[i]`` rows seen so far, by decreasing gain (a row replaces the
-    last one only with a strictly larger gain, so the earlier of tied rows stays)."""
+    pass per item keeps the best ``k[i]`` rows seen so far, by decreasing gain, tied gains in the
+    canonical order (larger birth, larger death, smaller birth position, smaller death position)."""
+
+    def ahead(r, s):  # whether row r ranks before row s
+        if gain[r] != gain[s]:
+            return gain[r] > gain[s]
+        if pairs[r, 0] != pairs[s, 0]:
+            return pairs[r, 0] > pairs[s, 0]
+        if pairs[r, 1] != pairs[s, 1]:
+            return pairs[r, 1] > pairs[s, 1]
+        if index[r, 0] != index[s, 0]:
+            return index[r, 0] < index[s, 0]
+        return index[r, 1] < index[s, 1]
+
     m = 0
     for i in range(len(bounds) - 1):
         want = k[i]
@@ -342,10 +364,10 @@ def _top_gains_kernel(gain, bounds, k, out):  # pragma: no cover - compiled
         c = 0
         for r in range(bounds[i], bounds[i + 1]):
             g = gain[r]
-            if g <= 0 or (c == want and g <= gain[best[c - 1]]):
+            if g <= 0 or (c == want and not ahead(r, best[c - 1])):
                 continue
             j = c if c < want else want - 1  # the slot it enters from (the last one drops out when full)
-            while j > 0 and gain[best[j - 1]] < g:
+            while j > 0 and ahead(r, best[j - 1]):
                 if j < want:
                     best[j] = best[j - 1]
                 j -= 1
@@ -423,7 +445,8 @@ def hu_topological_loss(
     binary = d <= 3 and bool(((t_flat == 0) | (t_flat == 1)).all())
     if binary:
         t_counts = _binary_bar_counts(t_flat.cpu().numpy() > 0.5, maxdim, construction)
-        out = _cubical(p_flat, maxdim, d, construction)
+        # The direct path's value and choice of bars do not depend on the order of the rows.
+        out = _cubical(p_flat, maxdim, d, construction, canonical=matching != "optimal")
     else:
         out = _cubical(torch.cat([p_flat, t_flat]), maxdim, d, construction)
     if binary and matching == "optimal":
