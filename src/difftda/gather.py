@@ -235,9 +235,9 @@ def gather(reader: Values, bars: Bars, n_items: int, maxdim: int) -> DiagramBatc
         positions = wanted[read_mask]
         slots = np.zeros(len(wanted), np.int64)
         slots[read_mask] = np.arange(1, len(positions) + 1)
-    pair_pos = slots[: 2 * K].reshape(2, K).T.ravel()  # (birth slot, death slot) of each bar
+    pair_pos = np.stack([slots[:K], slots[K: 2 * K]], 1).ravel()  # (birth slot, death slot) of each bar
     ess_pos = slots[2 * K:]
-    fin_item, ess_item = group % B, ess_group % B  # the item of each bar
+    fin_item, ess_item = (group % B, ess_group % B) if B > 1 else (np.zeros_like(group), np.zeros_like(ess_group))
     parts_host = [index.ravel(), ess_index.ravel(), fin_item, ess_item, positions, pair_pos, ess_pos]
     extra = reader.prepare(positions)
     if extra is not None:
