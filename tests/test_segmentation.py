@@ -530,3 +530,58 @@ def test_cuda_matches_cpu():
             ga, = torch.autograd.grad(a, p_cpu)
             gb, = torch.autograd.grad(b, p_gpu)
             torch.testing.assert_close(gb.cpu(), ga)
+
+
+@pytest.mark.skipif(not __import__("difftda")._jit.enabled(), reason="needs numba")
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_hu_fused_node_equals_the_torch_path(monkeypatch, dtype):
+    """With compiled kernels a 0/1 target takes one fused node; its value and gradient equal those of
+    the path made of torch operations on the diagrams (kernels off) up to rounding, ties included, and
+    its forward-mode derivative equals the gradient's projection."""
+    import difftda
+
+    rng = np.random.default_rng(4)
+    target = np.zeros((2, 2, 20, 20), np.float32)
+    target[:, :, 2:17, 2:17] = 1
+    target[:, :, 6:10, 6:10] = 0
+    target[0, 1, 18:, :] = 1
+    noisy = 0.6 * target + 0.4 * rng.random(target.shape)
+    for pred in (noisy, np.round(noisy, 1)):
+        results = []
+        for disabled in (False, True):
+            monkeypatch.setattr(difftda._jit, "DISABLED", disabled)
+            x = torch.tensor(pred, dtype=dtype, requires_grad=True)
+            loss = difftda.losses.hu_topological_loss(x, torch.from_numpy(target))
+            loss.backward()
+            results.append((loss.detach(), x.grad))
+        (la, ga), (lb, gb) = results
+        eps = torch.finfo(dtype).eps
+        torch.testing.assert_close(la, lb, rtol=256 * eps, atol=0)
+        torch.testing.assert_close(ga, gb, rtol=16 * eps, atol=16 * eps)
+        monkeypatch.setattr(difftda._jit, "DISABLED", False)
+        tangent = torch.from_numpy(rng.standard_normal(pred.shape)).to(dtype)
+        with torch.autograd.forward_ad.dual_level():
+            dual = torch.autograd.forward_ad.make_dual(torch.tensor(pred, dtype=dtype), tangent)
+            jvp = torch.autograd.forward_ad.unpack_dual(
+                difftda.losses.hu_topological_loss(dual, torch.from_numpy(target))).tangent
+        torch.testing.assert_close(jvp, (ga * tangent).sum(), rtol=1e-4 if dtype == torch.float32 else 1e-10,
+                                   atol=1e-5 if dtype == torch.float32 else 1e-12)
+
+
+def test_hu_fused_node_gradcheck_and_second_order():
+    """gradcheck and gradgradcheck (float64, tie-free) of Hu's loss against a 0/1 target, through the
+    fused node where kernels are compiled (backward with create_graph in differentiable operations)."""
+    import difftda
+
+    rng = np.random.default_rng(6)
+    target = np.zeros((2, 1, 9, 9))
+    target[:, :, 2:7, 2:7] = 1
+    target[:, :, 4, 4] = 0
+    target_t = torch.from_numpy(target)
+    x = torch.tensor(0.5 * target + 0.5 * rng.random(target.shape), requires_grad=True)
+
+    def f(x):
+        return difftda.losses.hu_topological_loss(x, target_t)
+
+    assert torch.autograd.gradcheck(f, (x,), eps=1e-7, atol=1e-6)
+    assert torch.autograd.gradgradcheck(f, (x,), eps=1e-7, atol=1e-6)

@@ -122,6 +122,17 @@ def _persistence(
     """:func:`cubical_persistence`; with ``canonical=False`` the bars of each diagram keep the
     engine's (deterministic) order instead of the canonical one, for callers whose result does not
     depend on the order of the rows. Empty bars are dropped either way."""
+    bars, B, maxdim, sd = _host_bars(x, maxdim, spatial_dims, construction, superlevel, backend, canonical)
+    out = gather(PixelValues(x.reshape(-1)), bars, B, maxdim)
+    return out[0] if x.dim() == sd else out
+
+
+def _host_bars(
+    x: torch.Tensor, maxdim: int | None, spatial_dims: int | None, construction: str, superlevel: bool,
+    backend: str | CubicalEngine, canonical: bool = True,
+) -> tuple[Bars, int, int, int]:
+    """The checks and the pairing of :func:`_persistence`: ``(bars, B, maxdim, spatial_dims)``, the bars
+    as positions into ``x.reshape(-1)``, before any value is read."""
     x, sd = _check_input(x, spatial_dims)
     maxdim = sd - 1 if maxdim is None else check_maxdim(maxdim)
     construction = _check_construction(construction)
@@ -148,19 +159,39 @@ def _persistence(
     except (RuntimeError, ValueError, TypeError) as err:
         raise RuntimeError(f"backend {str(engine)!r} failed on images of shape {shape}: {err}") from err
     bars = (canonical_bars if canonical else _engine_bars)(values, bp, B, math.prod(shape))
-    out = gather(PixelValues(x.reshape(-1)), bars, B, maxdim)
-    return out[0] if x.dim() == sd else out
+    return bars, B, maxdim, sd
 
 
 def _engine_bars(values: np.ndarray, bp: CubicalPairing, B: int, n_pixels: int) -> Bars:
     """The engine's non-empty bars grouped by dimension and image, each group in the engine's order."""
     if not (_is_sorted(bp.group) and _is_sorted(bp.ess_group)):
         return canonical_bars(values, bp, B, n_pixels)
+    if _jit.enabled() and values.dtype in (np.float32, np.float64):
+        K = len(bp.birth)
+        birth, death, group, index = np.empty(K, np.int64), np.empty(K, np.int64), np.empty(K, np.int64), np.empty(
+            (K, 2), np.int64)
+        m = _engine_rows(values, bp.birth, bp.death, bp.group, B, n_pixels, birth, death, group, index)
+        ess_birth = bp.ess_birth + (bp.ess_group % B) * n_pixels if B > 1 else bp.ess_birth
+        return Bars(birth[:m], death[:m], group[:m], index[:m], ess_birth, bp.ess_group, bp.ess_birth[:, None])
     bars = pixel_bars(bp, B, n_pixels)
     keep = values.take(bars.birth) != values.take(bars.death)
     if keep.all():
         return bars
     return Bars(bars.birth[keep], bars.death[keep], bars.group[keep], bars.index[keep], *bars[4:])
+
+
+@_jit.kernel
+def _engine_rows(values, birth, death, group, B, n_pixels, out_b, out_d, out_g, index):  # pragma: no cover
+    """:func:`_engine_bars` in one pass: the non-empty rows, positions moved into the batch."""
+    m = 0
+    for r in range(len(birth)):
+        off = (group[r] % B) * n_pixels
+        b, d = birth[r] + off, death[r] + off
+        if values[b] != values[d]:
+            out_b[m], out_d[m], out_g[m] = b, d, group[r]
+            index[m, 0], index[m, 1] = birth[r], death[r]
+            m += 1
+    return m
 
 
 def canonical_bars(values: np.ndarray, bp: CubicalPairing, B: int, n_pixels: int) -> Bars:

@@ -313,6 +313,104 @@ def _hu_binary(out, t_counts: np.ndarray, n: int, maxdim: int, like: torch.Tenso
     return (per_item + const).mean() + anchor
 
 
+def _fused(x: torch.Tensor) -> bool:
+    """Whether :func:`_hu_binary_fused` takes ``x``: compiled kernels, a contiguous float32 or float64
+    CPU tensor."""
+    return (x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64) and x.is_contiguous()
+            and _jit.enabled())
+
+
+def _hu_binary_fused(x: torch.Tensor, t_counts: np.ndarray, n: int, maxdim: int, construction: str,
+                     d: int) -> torch.Tensor:
+    """:func:`_hu_binary` in one node of the graph, compiled, from the critical pixels of the batch
+    ``x`` ``(n, *spatial)``: the same bars and gains, the value summed in float64, and a backward that
+    adds each bar's derivative into the image in one pass."""
+    from ..filtrations.cubical import _host_bars
+
+    bars = _host_bars(x, maxdim, d, construction, True, "auto", canonical=False)[0]
+    flat = x.reshape(-1)
+    host = flat.detach().numpy()
+    K = len(bars.birth)
+    P, gain = np.empty((K, 2)), np.empty(K)
+    _hu_gains(host, bars.birth, bars.death, P, gain)
+    groups = (maxdim + 1) * n
+    bounds = np.searchsorted(bars.group, np.arange(groups + 1))
+    out = np.empty(K, np.int64)
+    sel = out[: _top_gains_kernel(gain, bounds, np.ascontiguousarray(t_counts[: maxdim + 1], np.int64).reshape(-1),
+                                  P, np.ascontiguousarray(bars.index), out)]
+    per_item, coef = 0.5 * t_counts[: maxdim + 1].sum(0).astype(np.float64), np.empty((K, 2))
+    _hu_terms(P, bars.group, sel, n, per_item, coef)
+    chosen = np.zeros(K, bool)
+    chosen[sel] = True
+    positions = torch.from_numpy(np.concatenate([bars.birth, bars.death]))
+    return _HuBinary.apply(flat, float(per_item.mean()), positions, torch.from_numpy(coef.T.reshape(-1)),
+                           torch.from_numpy(chosen), n)
+
+
+class _HuBinary(torch.autograd.Function):
+    """Hu's loss against 0/1 targets from the pixels: forward returns the value computed on the host;
+    backward adds ``coef`` (each bar's derivative by its birth and death value, over ``n``) into the
+    image at ``positions`` (births then deaths). With ``create_graph`` the derivative is recomputed
+    from the pixels in differentiable operations; ``jvp`` gives forward-mode AD."""
+
+    @staticmethod
+    def forward(ctx, flat, value, positions, coef, chosen, n):
+        ctx.n = n
+        ctx.save_for_backward(flat, positions, coef, chosen)
+        ctx.save_for_forward(flat, positions, coef, chosen)
+        return torch.tensor(value, dtype=flat.dtype)
+
+    @staticmethod
+    def jvp(ctx, t_flat, *_):
+        flat, positions, coef, chosen = ctx.saved_tensors
+        return (coef.to(t_flat.dtype) * t_flat.index_select(0, positions)).sum() / ctx.n
+
+    @staticmethod
+    def backward(ctx, grad):
+        flat, positions, coef, chosen = ctx.saved_tensors
+        if not torch.is_grad_enabled():
+            out = np.zeros(len(flat))
+            _scatter_coef(out, positions.numpy(), coef.numpy(), float(grad) / ctx.n)
+            return torch.from_numpy(out).to(flat.dtype), None, None, None, None, None
+        K = len(chosen)
+        b, dd = flat[positions[:K]], flat[positions[K:]]
+        cb, cd = torch.where(chosen, 2 * (b - 1), b - dd), torch.where(chosen, 2 * dd, dd - b)
+        change = torch.zeros_like(flat).index_add(0, positions, torch.cat([cb, cd]))
+        return change * (grad / ctx.n), None, None, None, None, None
+
+
+@_jit.kernel
+def _hu_gains(flat, birth, death, P, gain):  # pragma: no cover - compiled
+    """``P = [flat[birth], flat[death]]`` in float64 and each bar's gain of going to ``(1, 0)``
+    (the formula of :func:`_hu_binary`, operation for operation)."""
+    for r in range(len(birth)):
+        b, d = np.float64(flat[birth[r]]), np.float64(flat[death[r]])
+        P[r, 0], P[r, 1] = b, d
+        gain[r] = 0.5 * (b - d) ** 2 + 0.5 - ((b - 1.0) ** 2 + d ** 2)
+
+
+@_jit.kernel
+def _hu_terms(P, group, sel, n, per_item, coef):  # pragma: no cover - compiled
+    """Add each bar's cost to ``per_item`` (its distance to the diagonal, or for the ``sel`` rows to
+    ``(1, 0)``, less the target bar's distance to the diagonal) and write its derivative ``coef``."""
+    for r in range(len(group)):
+        b, d = P[r, 0], P[r, 1]
+        per_item[group[r] % n] += 0.5 * (b - d) ** 2
+        coef[r, 0], coef[r, 1] = b - d, d - b
+    for j in range(len(sel)):
+        r = sel[j]
+        b, d = P[r, 0], P[r, 1]
+        per_item[group[r] % n] += (b - 1.0) ** 2 + d ** 2 - 0.5 * (b - d) ** 2 - 0.5
+        coef[r, 0], coef[r, 1] = 2.0 * (b - 1.0), 2.0 * d
+
+
+@_jit.kernel
+def _scatter_coef(out, positions, coef, scale):  # pragma: no cover - compiled
+    """``out[positions] += coef * scale`` in order."""
+    for i in range(len(positions)):
+        out[positions[i]] += coef[i] * scale
+
+
 def _top_gains(gain: np.ndarray, item: np.ndarray, k: np.ndarray, n_items: int, pairs: np.ndarray,
                index: np.ndarray) -> np.ndarray:
     """The rows (ascending) that the optimal matching keeps: in each item ``i`` the ``k[i]`` rows with
@@ -445,6 +543,8 @@ def hu_topological_loss(
     binary = d <= 3 and bool(((t_flat == 0) | (t_flat == 1)).all())
     if binary:
         t_counts = _binary_bar_counts(t_flat.cpu().numpy() > 0.5, maxdim, construction)
+        if matching == "optimal" and _fused(p_flat):
+            return _hu_binary_fused(p_flat, t_counts, n, maxdim, construction, d)
         # The direct path's value and choice of bars do not depend on the order of the rows.
         out = _cubical(p_flat, maxdim, d, construction, canonical=matching != "optimal")
     else:
