@@ -271,6 +271,24 @@ def _finish(out_b, out_d, index, keys, ends, raw, top, mask, birth, death, group
     """Write the bars in the order of the sorted ``keys`` (whose low 32 bits are the rows); a run of
     equal keys in a group is ordered by (birth value, death value, birth, death) by insertion.
     False (nothing to use) when such a run is longer than ``max_ties``."""
+
+    def key(i):  # the order key of value i (its bits, -0.0 as 0.0)
+        u = np.uint64(raw[i])
+        if u == top:
+            u = np.uint64(0)
+        return (~u & mask) if u >= top else u | top
+
+    def before(p, q, off):  # whether row p goes strictly before row q
+        kp, kq = key(birth[p] + off), key(birth[q] + off)
+        if kp != kq:
+            return kp < kq
+        kp, kq = key(death[p] + off), key(death[q] + off)
+        if kp != kq:
+            return kp < kq
+        if birth[p] != birth[q]:
+            return birth[p] < birth[q]
+        return death[p] < death[q]
+
     m = len(keys)
     low = np.uint64(0xFFFFFFFF)
     hi_shift = np.uint64(32)
@@ -292,29 +310,9 @@ def _finish(out_b, out_d, index, keys, ends, raw, top, mask, birth, death, group
             off = offset[g]
             for a in range(i + 1, j):  # insertion sort of perm[i:j] by (birth key, death key, birth, death)
                 p = perm[a]
-                kp = np.empty(4, np.uint64)
-                for t in range(2):
-                    u = np.uint64(raw[(birth[p] if t == 0 else death[p]) + off])
-                    if u == top:
-                        u = np.uint64(0)
-                    kp[t] = (~u & mask) if u >= top else u | top
-                kp[2], kp[3] = np.uint64(birth[p]), np.uint64(death[p])
                 c = a - 1
-                while c >= i:
-                    q = perm[c]
-                    kq = np.empty(4, np.uint64)
-                    for t in range(2):
-                        u = np.uint64(raw[(birth[q] if t == 0 else death[q]) + off])
-                        if u == top:
-                            u = np.uint64(0)
-                        kq[t] = (~u & mask) if u >= top else u | top
-                    kq[2], kq[3] = np.uint64(birth[q]), np.uint64(death[q])
-                    t = 0
-                    while t < 3 and kq[t] == kp[t]:
-                        t += 1
-                    if kq[t] <= kp[t]:
-                        break
-                    perm[c + 1] = q
+                while c >= i and before(p, perm[c], off):
+                    perm[c + 1] = perm[c]
                     c -= 1
                 perm[c + 1] = p
         i = j
