@@ -49,7 +49,9 @@ DISABLED: bool = os.environ.get("DIFFTDA_DISABLE_JIT", "0") not in ("", "0")
 
 
 class _Kernel:
-    """A function compiled by ``numba.njit`` at its first call (``nogil``: threads may share it)."""
+    """A function compiled by ``numba.njit`` at its first call (``nogil``: threads may share it;
+    numpy's error model: a division by zero gives inf or nan as in numpy, with no check per division,
+    so kernels guard their divisors themselves)."""
 
     def __init__(self, fn: Callable[..., Any]) -> None:
         self.fn, self.compiled = fn, None
@@ -61,7 +63,7 @@ class _Kernel:
                 if self.compiled is None:
                     import numba
 
-                    self.compiled = numba.njit(cache=True, nogil=True, boundscheck=False)(self.fn)
+                    self.compiled = numba.njit(cache=True, nogil=True, boundscheck=False, error_model="numpy")(self.fn)
         return self.compiled(*args)
 
 
