@@ -149,15 +149,25 @@ def test_binary_target_bar_counts_equal_gudhi(construction):
             assert got.T.tolist() == ref, (shape, p)
 
 
+@pytest.mark.parametrize("jit", [True, False])
 @pytest.mark.parametrize("construction", ["T", "V"])
-def test_binary_2d_bar_counts_equal_cripser_on_many_masks(construction):
+def test_binary_2d_bar_counts_equal_cripser_on_many_masks(monkeypatch, construction, jit):
     """Image masks of every density, with foreground and holes on the border, one-pixel lines and
-    checkerboards (8- against 4-connectivity): the counts equal cripser's finite superlevel bars."""
+    checkerboards (8- against 4-connectivity): the counts equal cripser's finite superlevel bars,
+    with the compiled pass and with scipy's labelling and the numpy Euler characteristic; a batch
+    equals its images one by one."""
     import cripser
 
+    import difftda
     from difftda.losses.segmentation import _binary_bar_counts
 
+    if jit and not difftda._jit.enabled():
+        pytest.skip("needs numba")
+    monkeypatch.setattr(difftda._jit, "DISABLED", not jit)
     rng = np.random.default_rng(8)
+    batch = rng.random((12, 10, 9)) < rng.random((12, 1, 1))
+    np.testing.assert_array_equal(_binary_bar_counts(batch, 1, construction),
+                                  np.concatenate([_binary_bar_counts(m[None], 1, construction) for m in batch], 1))
     masks = [rng.random((int(rng.integers(1, 14)), int(rng.integers(1, 14)))) < rng.random() for _ in range(120)]
     checker = (np.indices((7, 9)).sum(0) % 2).astype(bool)
     frame = np.ones((6, 8), bool)

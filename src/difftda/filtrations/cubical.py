@@ -170,7 +170,8 @@ def _engine_bars(values: np.ndarray, bp: CubicalPairing, B: int, n_pixels: int) 
         K = len(bp.birth)
         birth, death, group, index = np.empty(K, np.int64), np.empty(K, np.int64), np.empty(K, np.int64), np.empty(
             (K, 2), np.int64)
-        m = _engine_rows(values, bp.birth, bp.death, bp.group, B, n_pixels, birth, death, group, index)
+        offset = (np.arange(int(bp.group[-1]) + 1 if K else 0) % B) * n_pixels  # of each group's image
+        m = _engine_rows(values, bp.birth, bp.death, bp.group, offset, birth, death, group, index)
         ess_birth = bp.ess_birth + (bp.ess_group % B) * n_pixels if B > 1 else bp.ess_birth
         return Bars(birth[:m], death[:m], group[:m], index[:m], ess_birth, bp.ess_group, bp.ess_birth[:, None])
     bars = pixel_bars(bp, B, n_pixels)
@@ -181,11 +182,12 @@ def _engine_bars(values: np.ndarray, bp: CubicalPairing, B: int, n_pixels: int) 
 
 
 @_jit.kernel
-def _engine_rows(values, birth, death, group, B, n_pixels, out_b, out_d, out_g, index):  # pragma: no cover
-    """:func:`_engine_bars` in one pass: the non-empty rows, positions moved into the batch."""
+def _engine_rows(values, birth, death, group, offset, out_b, out_d, out_g, index):  # pragma: no cover
+    """:func:`_engine_bars` in one pass: the non-empty rows, positions moved into the batch by the
+    ``offset`` of their group's image."""
     m = 0
     for r in range(len(birth)):
-        off = (group[r] % B) * n_pixels
+        off = offset[group[r]]
         b, d = birth[r] + off, death[r] + off
         if values[b] != values[d]:
             out_b[m], out_d[m], out_g[m] = b, d, group[r]
