@@ -518,7 +518,7 @@ WORKLOADS.update({
         targets=(Target("difftda:auto", "<= 1.2x raw cripser", "crip1", 1.2),
                  Target("difftda:auto", "faster than oineus", "oin1", 1.0),
                  Target("difftda:auto", "faster than torch-topological", "tt1", 1.0)),
-        rounds=11, slow_s=20.0, labeler=_shape_label),
+        rounds=41, slow_s=20.0, labeler=_shape_label),
     "C2": Workload(
         "C2", "segmentation losses on a batch, prediction = target + noise", 1,
         {"smoke": ((2, 1, 16, 16),), "small": ((4, 1, 64, 64),), "full": ((8, 1, 128, 128),)},
