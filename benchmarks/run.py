@@ -528,7 +528,7 @@ WORKLOADS.update({
         targets=(Target("difftda:hu", ">= 10x faster than topolosses HutopoLoss", "tlhu1", 0.1),
                  Target("difftda:hu:V", ">= 10x faster than topolosses HutopoLoss (same complex)", "tlhu1", 0.1),
                  Target("difftda:bm", "<= 1.2x topolosses BettiMatchingLoss", "tlbm1", 1.2)),
-        rounds=5, slow_s=60.0, memory=True, main_row="difftda:hu", labeler=_shape_label),
+        rounds=15, slow_s=60.0, memory=True, main_row="difftda:hu", labeler=_shape_label),
     "C5": Workload(
         "C5", "C2's losses on thin structures (rings, curves) and a noisy segmenter's probability map", 1,
         {"smoke": ((2, 1, 16, 16),), "small": ((4, 1, 64, 64),), "full": ((8, 1, 128, 128),)},
@@ -563,7 +563,7 @@ WORKLOADS.update({
         spec_check=_spec_check({"weak": "gph", "alpha": "gudhi"}),
         targets=(Target("difftda:weak", "<= 1.2x raw scipy Delaunay + giotto-ph", "wraw1", 1.2),
                  Target("difftda:alpha", "<= 1.2x raw gudhi AlphaComplex + pairs", "araw1", 1.2)),
-        rounds=11, rounds_at={(100000, 2): 5, (100000, 3): 3}, slow_s=90.0, memory=True,
+        rounds=21, rounds_at={(100000, 2): 5, (100000, 3): 3}, slow_s=90.0, memory=True,
         main_row="difftda:alpha", labeler=_cloud_label),
     "A2": Workload(
         "A2", "A1's loss with Rips (H0 + H1) for contrast, uniform points in the unit square", 1,
