@@ -260,13 +260,11 @@ class _Bars(torch.autograd.Function):
     equal points) has derivative 0.
     """
 
-
     @staticmethod
     def forward(ctx, points, values, pair_pos, ess_pos, edges, p):
         """``edges``: ``[i..., j...]``, the flat rows (in ``points.reshape(-1, d)``) of both ends."""
         ctx.p, ctx.values = p, values
         ctx.jit = p == 2.0 and points.device.type == "cpu" and points.is_contiguous() and _jit.enabled()
-        ctx.tiny = torch.finfo(values.dtype).tiny
         ctx.save_for_backward(points, pair_pos, ess_pos, edges)
         ctx.save_for_forward(points, pair_pos, ess_pos, edges)
         # One value per finite bar: every birth is the constant 0 (H0 alone), and the deaths are the
@@ -298,18 +296,6 @@ class _Bars(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_pairs, grad_births):
         points, pair_pos, ess_pos, edges = ctx.saved_tensors
-        if ctx.jit and not torch.is_grad_enabled():
-            # First-order backward on the CPU, compiled: the same bits as the torch code below.
-            grad = grad_pairs.numpy()[:, 1] if ctx.deaths_only else None
-            if grad is None:
-                grad = grad_pairs.new_zeros(len(ctx.values) + 1).index_add(
-                    0, torch.cat([pair_pos.reshape(-1), ess_pos]), torch.cat([grad_pairs.reshape(-1), grad_births])
-                )[1:].numpy()
-            g = np.zeros(points.shape, ctx.values.numpy().dtype)
-            x = points.detach().numpy()
-            _scatter_edges(x.reshape(-1, x.shape[-1]), edges.numpy(), grad, ctx.values.numpy(), ctx.tiny,
-                           g.reshape(-1, x.shape[-1]))
-            return torch.from_numpy(g), None, None, None, None, None
         E = len(ctx.values)
         if ctx.deaths_only:
             grad = grad_pairs[:, 1]
@@ -317,13 +303,21 @@ class _Bars(torch.autograd.Function):
             grad = grad_pairs.new_zeros(E + 1).index_add(
                 0, torch.cat([pair_pos.reshape(-1), ess_pos]), torch.cat([grad_pairs.reshape(-1), grad_births])
             )[1:]
+        tiny = torch.finfo(points.dtype).tiny
+        if ctx.jit and not torch.is_grad_enabled():
+            # First-order backward on the CPU, compiled: the same bits as the torch code below.
+            g = torch.zeros_like(points)
+            d = points.shape[-1]
+            _scatter_edges(points.detach().view(-1, d).numpy(), edges.numpy(), grad.numpy(), ctx.values.numpy(), tiny,
+                           g.view(-1, d).numpy())
+            return g, None, None, None, None, None
         x = points.reshape(-1, points.shape[-1])
         i, j = edges[:E], edges[E:]
         # One index_add over both ends of every edge (two calls cost twice as much on small rows).
         if ctx.p == 2.0 and not torch.is_grad_enabled():
             # First-order backward (no create_graph): the lengths are the known values, and the
             # temporaries are filled in place.
-            coef = torch.where(ctx.values > 0, grad / ctx.values.clamp_min(torch.finfo(x.dtype).tiny), 0)
+            coef = torch.where(ctx.values > 0, grad / ctx.values.clamp_min(tiny), 0)
             step = x.new_empty(2 * E, x.shape[1])
             torch.sub(x.index_select(0, i), x.index_select(0, j), out=step[:E]).mul_(coef[:, None])
             torch.neg(step[:E], out=step[E:])
@@ -331,7 +325,7 @@ class _Bars(torch.autograd.Function):
         diff = x.index_select(0, i) - x.index_select(0, j)
         if ctx.p == 2.0:
             norm = torch.linalg.vector_norm(diff, dim=-1)
-            step = diff * torch.where(norm > 0, grad / norm.clamp_min(torch.finfo(x.dtype).tiny), 0)[:, None]
+            step = diff * torch.where(norm > 0, grad / norm.clamp_min(tiny), 0)[:, None]
         elif ctx.p == 1.0:
             step = diff.sign() * grad[:, None]
         else:  # chebyshev: the largest coordinate, shared among ties as autograd's amax does
