@@ -254,13 +254,13 @@ def gather(reader: Values, bars: Bars, n_items: int, maxdim: int) -> DiagramBatc
     index_t, ess_index_t = index_t.view(K, c), ess_index_t.view(M, ce)
     pairs, births = reader.bars(read_t, pair_pos_t, ess_pos_t, *extra_t)
     # Groups are dimension-major, so each dimension of the whole batch is one contiguous slice.
+    counts: tuple[np.ndarray, np.ndarray] | None = None  # bars per group, counted when needed
     if dims == 1:
-        f_dim, e_dim = [K], [M]
         whole = Diagrams([Diagram(pairs, births, index_t, ess_index_t)])
         items = [(fin_item, ess_item)]
     else:
-        fin_counts = np.bincount(group, minlength=ngroups)
-        ess_counts = np.bincount(ess_group, minlength=ngroups)
+        counts = np.bincount(group, minlength=ngroups), np.bincount(ess_group, minlength=ngroups)
+        fin_counts, ess_counts = counts
         f_dim = fin_counts.reshape(dims, B).sum(1).tolist()
         e_dim = ess_counts.reshape(dims, B).sum(1).tolist()
         parts = ((pairs, f_dim), (births, e_dim), (index_t, f_dim), (ess_index_t, e_dim))
@@ -271,9 +271,10 @@ def gather(reader: Values, bars: Bars, n_items: int, maxdim: int) -> DiagramBatc
         return DiagramBatch([whole], whole, items)
 
     def per_item() -> list[Diagrams]:  # split only when an item is read
-        counts = (np.bincount(group, minlength=ngroups).tolist(), np.bincount(ess_group, minlength=ngroups).tolist())
+        per_group = [c.tolist() for c in counts or (np.bincount(group, minlength=ngroups),
+                                                    np.bincount(ess_group, minlength=ngroups))]
         per_dim = [
-            list(zip(*(t.split_with_sizes(counts[n][k * B:(k + 1) * B]) for t, n in zip(dgm, (0, 1, 0, 1)))))
+            list(zip(*(t.split_with_sizes(per_group[n][k * B:(k + 1) * B]) for t, n in zip(dgm, (0, 1, 0, 1)))))
             for k, dgm in enumerate(whole)
         ]
         return [Diagrams(Diagram(*per_dim[k][b]) for k in range(dims)) for b in range(B)]
