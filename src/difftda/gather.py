@@ -137,8 +137,8 @@ def _order(group: np.ndarray, b_val: np.ndarray, d_val: np.ndarray, index: np.nd
     One sort of the complex numbers ``b_val + i d_val`` (numpy compares them as pairs, exactly), or
     for float32 values of one 64-bit integer key that sorts the same way (twice as fast), orders the
     values, each group on its own when the rows come grouped, else followed by a stable sort by
-    group; the index columns are read only when two rows of a group share both values. Several times
-    faster than :func:`numpy.lexsort` over all the keys, and the result is the same.
+    group; the index columns are read only for the runs of rows of a group that share both values.
+    Several times faster than :func:`numpy.lexsort` over all the keys, and the result is the same.
     """
     if len(group) < _SMALL:
         return np.lexsort(tuple(index.T[::-1]) + (d_val, b_val, group))
@@ -154,8 +154,17 @@ def _order(group: np.ndarray, b_val: np.ndarray, d_val: np.ndarray, index: np.nd
         order = _stable_by(group, np.argsort(pair))
         sg = group[order]
     sp = pair[order]
-    if ((sp[1:] == sp[:-1]) & (sg[1:] == sg[:-1])).any():  # tied values: the index decides
-        order = np.lexsort(_index_keys(index) + (d_val, b_val, group))
+    tie = (sp[1:] == sp[:-1]) & (sg[1:] == sg[:-1])
+    if tie.any():  # tied values: the index decides, within each run of tied rows only
+        member = np.zeros(len(order), np.bool_)
+        member[1:] |= tie
+        member[:-1] |= tie
+        at = np.flatnonzero(member)  # where tied rows sit in ``order``; each run is contiguous
+        run = np.cumsum(np.concatenate([[True], ~tie[at[:-1]]]))  # a new run unless tied to the row before
+        rows = order[at]
+        # By run, then the index columns, then the input row (rows equal in everything keep their
+        # input order, as in a stable sort).
+        order[at] = rows[np.lexsort((rows,) + _index_keys(index[rows]) + (run,))]
     return order
 
 

@@ -136,7 +136,7 @@ def alpha_persistence(
                 f"backend {str(engine)!r} failed on a cloud of {n} points (kind={kind!r}): {err}"
             ) from err
     bars, table, values = _bars(pairings, B, N, maxdim)
-    bars = normalize(None, _canonical(values, bars))  # already in normalize's order: only checked
+    bars = normalize(values, bars)
     reader = Circumradii(points, torch.from_numpy(table).to(points.device), kind=kind, squared=squared,
                          exponent=exponent)
     out = gather(reader, bars, B, maxdim)
@@ -182,48 +182,6 @@ def _bars(pairings: list[AlphaPairing], B: int, N: int, maxdim: int) -> tuple[Ba
     index = np.concatenate([local[fb], local[fd]], axis=1)
     bars = Bars(birth, fd, group, index, ess_birth, ess_group, local[ess])
     return bars, table, values
-
-
-def _canonical(values: np.ndarray, bars: Bars) -> Bars:
-    """:func:`~difftda.gather.normalize`'s result, computed here: bars with ``death == birth``
-    dropped, rows ordered by group, birth value, death value, then the index columns.
-
-    The index is compared only within runs of rows that tie on both values. (Large clouds always
-    have some equal radii, and a sort by every index column of every row would cost more than the
-    rest of the gather.)
-    """
-    birth, death, group, index, ess_birth, ess_group, ess_index = bars
-    b_val = np.where(birth >= 0, values.take(np.maximum(birth, 0)), 0.0)
-    d_val = values.take(death)
-    keep = d_val != b_val
-    if not keep.all():
-        birth, death, group, index, b_val, d_val = (v[keep] for v in (birth, death, group, index, b_val, d_val))
-    order = _tie_order(group, b_val, d_val, index)
-    e_val = np.where(ess_birth >= 0, values.take(np.maximum(ess_birth, 0)), 0.0)
-    ess_order = _tie_order(ess_group, e_val, np.zeros_like(e_val), ess_index)
-    return Bars(birth[order], death[order], group[order], index[order],
-                ess_birth[ess_order], ess_group[ess_order], ess_index[ess_order])
-
-
-def _tie_order(group: np.ndarray, b_val: np.ndarray, d_val: np.ndarray, index: np.ndarray) -> np.ndarray:
-    """The permutation that sorts rows by ``(group, b_val, d_val, index columns)``: stable sorts by
-    death value, birth value and group, then a sort by index of the rows in each run of tied values
-    only (rows equal in everything keep their input order, as
-    in a stable sort)."""
-    order = np.argsort(d_val, kind="stable")  # three stable sorts, least significant key first
-    order = order[np.argsort(b_val[order], kind="stable")]
-    order = order[np.argsort(group[order], kind="stable")]
-    b, d, g = b_val[order], d_val[order], group[order]
-    tie = (b[1:] == b[:-1]) & (d[1:] == d[:-1]) & (g[1:] == g[:-1])
-    if tie.any():
-        member = np.zeros(len(order), np.bool_)
-        member[1:] |= tie
-        member[:-1] |= tie
-        at = np.flatnonzero(member)  # positions of tied rows in ``order``; each run is contiguous
-        run = np.cumsum(np.concatenate([[True], ~tie[at[:-1]]]))  # a new run unless tied to the previous
-        rows = order[at]
-        order[at] = rows[np.lexsort((rows,) + tuple(index[rows].T[::-1]) + (run,))]  # then the input order
-    return order
 
 
 def circumradius(points: torch.Tensor, simplices: torch.Tensor, *, squared: bool = False) -> torch.Tensor:
