@@ -17,6 +17,7 @@ from typing import ClassVar, NamedTuple
 import numpy as np
 
 from .. import _jit
+from ..gather import _is_sorted
 from . import register_backend
 from ._base import Engine
 
@@ -129,10 +130,6 @@ def _concat(results: list[CubicalPairing], B: int, maxdim: int, n_pixels: int) -
     if low < 0 or high >= n_pixels:
         raise RuntimeError("the cubical engine returned a position outside the image")
     return CubicalPairing(birth, death, group, ess_birth, ess_group)
-
-
-def _is_sorted(a: np.ndarray) -> bool:
-    return len(a) < 2 or bool((a[1:] >= a[:-1]).all())
 
 
 def _positions(out: np.ndarray, first: int, shape: tuple[int, ...]) -> np.ndarray:

@@ -21,7 +21,7 @@ from .._checks import check_maxdim
 from ..backends import get_backend
 from ..backends._cubical import CONSTRUCTIONS, CubicalEngine, CubicalPairing
 from ..diagrams import DiagramBatch, Diagrams
-from ..gather import Bars, Values, gather, normalize
+from ..gather import Bars, Values, _is_sorted, gather, normalize
 
 __all__ = ["cubical_persistence", "CubicalPersistence"]
 
@@ -242,10 +242,6 @@ def _sorted_finite(values: np.ndarray, bp: CubicalPairing, B: int, n_pixels: int
     if not _finish(birth, death, index, keys, ends, raw, top, mask, bp.birth, bp.death, bp.group, offset, _MAX_TIES):
         return None
     return birth, death, group, index
-
-
-def _is_sorted(a: np.ndarray) -> bool:
-    return len(a) < 2 or bool((a[1:] >= a[:-1]).all())
 
 
 @_jit.kernel

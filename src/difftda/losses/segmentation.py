@@ -34,6 +34,7 @@ from torch import nn
 
 from .. import _jit
 from .._checks import check_int
+from ..gather import _is_sorted
 from ._common import _misplaced, check_choice, check_flag, check_positive
 
 __all__ = [
@@ -494,10 +495,6 @@ def _top_gains(gain: np.ndarray, item: np.ndarray, k: np.ndarray, n_items: int, 
     rank = np.empty(len(cand), np.int64)
     rank[order] = np.arange(len(cand)) - np.repeat(starts, np.diff(np.r_[starts, len(cand)]))
     return cand[rank < k[c_item]]
-
-
-def _is_sorted(a: np.ndarray) -> bool:
-    return len(a) < 2 or bool((a[1:] >= a[:-1]).all())
 
 
 @_jit.kernel
