@@ -361,6 +361,9 @@ def test_engines_and_specs():
     [
         ({"x": torch.tensor([[0.0, float("nan")], [1.0, 2.0]])}, ValueError, "NaN or inf"),
         ({"x": torch.tensor([[0.0, float("inf")], [1.0, 2.0]])}, ValueError, "NaN or inf"),
+        ({"x": torch.tensor([[0.0, 1.0], [float("-inf"), 2.0]])}, ValueError, "NaN or inf"),
+        ({"x": torch.tensor([[0.0, float("nan")], [1.0, 2.0]], dtype=torch.float64)}, ValueError, "NaN or inf"),
+        ({"x": torch.tensor([[0.0, 1.0], [2.0, float("nan")]], dtype=torch.bfloat16)}, ValueError, "NaN or inf"),
         ({"x": torch.zeros(3, 4), "spatial_dims": 3}, ValueError, "spatial_dims"),
         ({"x": torch.zeros(3, 4), "spatial_dims": 0}, ValueError, "spatial_dims"),
         ({"x": torch.zeros(3, 4), "spatial_dims": 1.0}, TypeError, "spatial_dims"),
@@ -539,3 +542,40 @@ def test_engine_order_bars_compiled_equal_numpy(monkeypatch, engine):
             assert (np.diff(bars.group) >= 0).all()
         rows = [sorted(zip(b.group.tolist(), b.birth.tolist(), b.death.tolist())) for b in (got[0], canon)]
         assert rows[0] == rows[1]
+
+
+@pytest.mark.skipif(not difftda._jit.enabled(), reason="needs numba")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_canonical_order_from_sorted_reversed_and_shuffled_groups(dtype):
+    """Engines list some dimensions already in order, some in reverse order of birth (tied births
+    in any order) and some in neither: the compiled canonical order takes each path and gives what
+    ``normalize`` gives, bit for bit."""
+    from difftda.backends._cubical import CubicalPairing
+    from difftda.filtrations import cubical
+    from difftda.gather import normalize
+
+    rng = np.random.default_rng(17)
+    B, n = 2, 400
+    values = (np.round(rng.random(B * n) * 60) / 60).astype(dtype)  # many ties
+    births, deaths, groups = [], [], []
+    for g, how in enumerate(["ascending", "descending", "shuffled", "descending"]):
+        b = rng.integers(0, n, 150)
+        d = rng.integers(0, n, 150)
+        val = values[(g % B) * n + b]
+        order = {"ascending": np.lexsort((np.arange(150), val)), "descending": np.argsort(-val, kind="stable"),
+                 "shuffled": rng.permutation(150)}[how]
+        births.append(b[order]), deaths.append(d[order]), groups.append(np.full(150, g))
+    bp = CubicalPairing(np.concatenate(births), np.concatenate(deaths), np.concatenate(groups),
+                        np.array([3, 5]), np.array([0, 1]))
+    raw = values.view(np.uint32 if dtype == np.float32 else np.uint64)
+    wide = dtype == np.float64
+    keys, counts, trend = np.empty(600, np.uint64), np.zeros(4, np.int64), np.zeros(4, np.int8)
+    cubical._keys(keys, counts, trend, raw, np.uint64(1 << (63 if wide else 31)),
+                  np.uint64(2**64 - 1 if wide else 2**32 - 1), values, bp.birth, bp.death, bp.group,
+                  (np.arange(4) % B) * n, np.uint64(32 if wide else 0))
+    assert trend.tolist() == [cubical._ASCENDING, cubical._DESCENDING, cubical._UNSORTED, cubical._DESCENDING]
+    assert cubical._sorted_finite(values, bp, B, n) is not None  # the compiled path, not the fallback
+    got = cubical.canonical_bars(values, bp, B, n)
+    want = normalize(values, cubical.pixel_bars(bp, B, n))
+    for a, b in zip(got, want):
+        np.testing.assert_array_equal(a, b)

@@ -66,6 +66,11 @@ class Values:
         flat: the values of the whole batch, one dimension, on the input's device.
     """
 
+    #: Whether :meth:`bars` reads ``pair_pos``. A reader that does not (its values come in slot
+    #: order whenever no position is the constant) is given None there in that case, and the gather
+    #: does not build it.
+    uses_slots: bool = True
+
     def __init__(self, flat: torch.Tensor) -> None:
         self.flat = flat
 
@@ -87,19 +92,27 @@ class Values:
         return None
 
     def bars(
-        self, positions: torch.Tensor, pair_pos: torch.Tensor, ess_pos: torch.Tensor, extra: torch.Tensor | None = None
+        self, positions: torch.Tensor, pair_pos: torch.Tensor | None, ess_pos: torch.Tensor,
+        extra: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, ...]:
         """``(pairs (K, 2), essential births (M,))``: the values at ``positions`` placed where
         ``pair_pos`` and ``ess_pos`` say (slot 0 is the constant 0, slot ``e + 1`` is
-        ``positions[e]``). ``extra`` is what :meth:`prepare` returned, on the device."""
+        ``positions[e]``). ``pair_pos`` is None only when no position is the constant and
+        :attr:`uses_slots` is False: ``positions`` is then births, deaths, essential births.
+        ``extra`` is what :meth:`prepare` returned, on the device."""
         return place(self.read(positions), pair_pos, ess_pos)
 
 
-def place(values: torch.Tensor, pair_pos: torch.Tensor, ess_pos: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(pairs (K, 2), essential births (M,))`` from the values read; slot 0 is the constant 0."""
-    K = pair_pos.numel() // 2
-    if values.numel() == 2 * K + ess_pos.numel():  # no constant: the values come in slot order (see gather)
+def place(
+    values: torch.Tensor, pair_pos: torch.Tensor | None, ess_pos: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(pairs (K, 2), essential births (M,))`` from the values read; slot 0 is the constant 0
+    (``pair_pos`` None: the values come in slot order, births then deaths then essential births)."""
+    M = ess_pos.numel()
+    K = (values.numel() - M) // 2 if pair_pos is None else pair_pos.numel() // 2
+    if values.numel() == 2 * K + M:  # no constant: the values come in slot order (see gather)
         return torch.stack([values[:K], values[K:2 * K]], 1), values[2 * K:]
+    assert pair_pos is not None
     ext = torch.cat([values.new_zeros(1), values])
     return ext[pair_pos].view(-1, 2), ext[ess_pos]
 
@@ -236,42 +249,54 @@ def gather(reader: Values, bars: Bars, n_items: int, maxdim: int) -> DiagramBatc
     dims = maxdim + 1
     ngroups = dims * B
     # Every position that is read, once per use; slot 0 of the placed values is the constant 0.
-    wanted = np.concatenate([birth, death, ess_birth])
-    read_mask = wanted >= 0
-    if read_mask.all():  # slot e + 1 is positions[e]: place() lays the values out without indexing
-        positions, slots = wanted, np.arange(1, len(wanted) + 1)
+    wanted = _joined(birth, death, ess_birth)
+    if wanted.min(initial=0) >= 0:  # slot e + 1 is positions[e]: place() lays the values out without indexing
+        positions = wanted
+        ess_pos = np.arange(2 * K + 1, 2 * K + M + 1)
+        pair_pos = None  # births in slots 1..K, deaths in K + 1..2K: built only for readers that read it
+        if reader.uses_slots:
+            pair_pos = np.stack([np.arange(1, K + 1), np.arange(K + 1, 2 * K + 1)], 1).ravel()
     else:
+        read_mask = wanted >= 0
         positions = wanted[read_mask]
         slots = np.zeros(len(wanted), np.int64)
         slots[read_mask] = np.arange(1, len(positions) + 1)
-    pair_pos = np.stack([slots[:K], slots[K: 2 * K]], 1).ravel()  # (birth slot, death slot) of each bar
-    ess_pos = slots[2 * K:]
-    fin_item, ess_item = (group % B, ess_group % B) if B > 1 else (np.zeros_like(group), np.zeros_like(ess_group))
-    parts_host = [index.ravel(), ess_index.ravel(), fin_item, ess_item, positions, pair_pos, ess_pos]
+        pair_pos = np.stack([slots[:K], slots[K: 2 * K]], 1).ravel()  # (birth slot, death slot) of each bar
+        ess_pos = slots[2 * K:]
+    parts_host = [index.ravel(), ess_index.ravel(), positions, ess_pos]
+    sizes = [c * K, ce * M, len(positions), M]
+    if pair_pos is not None:
+        parts_host.append(pair_pos)
+        sizes.append(2 * K)
+    if B > 1:  # the item of each bar (one item: zeros, made on the device below)
+        parts_host += [group % B, ess_group % B]
+        sizes += [K, M]
     extra = reader.prepare(positions)
     if extra is not None:
         parts_host.append(extra.ravel())
+        sizes.append(extra.size)
     if reader.device.type == "cpu":  # no copy to make: tensors that share the host arrays' memory
-        index_t, ess_index_t, fin_item, ess_item, read_t, pair_pos_t, ess_pos_t, *extra_t = (
-            torch.from_numpy(np.ascontiguousarray(a, np.int64)) for a in parts_host
-        )
+        host_t = [torch.from_numpy(np.ascontiguousarray(a, np.int64)) for a in parts_host]
     else:  # one host -> device copy for all the indices of the batch; the rest are views of it
-        idx = torch.from_numpy(np.concatenate(parts_host)).to(reader.device)
-        index_t, ess_index_t, fin_item, ess_item, read_t, pair_pos_t, ess_pos_t, *extra_t = idx.split_with_sizes(
-            [c * K, ce * M, K, M, len(positions), 2 * K, M] + ([extra.size] if extra is not None else [])
-        )
+        host_t = list(torch.from_numpy(np.concatenate(parts_host)).to(reader.device).split_with_sizes(sizes))
+    index_t, ess_index_t, read_t, ess_pos_t = host_t[:4]
+    pair_pos_t = host_t[4] if pair_pos is not None else None
+    rest = host_t[4 + (pair_pos is not None):]
+    if B > 1:
+        fin_item, ess_item, *extra_t = rest
+    else:
+        zero = torch.zeros(1, dtype=torch.int64, device=reader.device)
+        fin_item, ess_item, extra_t = zero.expand(K), zero.expand(M), rest
     index_t, ess_index_t = index_t.view(K, c), ess_index_t.view(M, ce)
     pairs, births = reader.bars(read_t, pair_pos_t, ess_pos_t, *extra_t)
-    # Groups are dimension-major, so each dimension of the whole batch is one contiguous slice.
-    counts: tuple[np.ndarray, np.ndarray] | None = None  # bars per group, counted when needed
+    # Groups are dimension-major and sorted, so each dimension of the whole batch is one contiguous
+    # slice, found by bisection.
     if dims == 1:
         whole = Diagrams([Diagram(pairs, births, index_t, ess_index_t)])
         items = [(fin_item, ess_item)]
     else:
-        counts = np.bincount(group, minlength=ngroups), np.bincount(ess_group, minlength=ngroups)
-        fin_counts, ess_counts = counts
-        f_dim = fin_counts.reshape(dims, B).sum(1).tolist()
-        e_dim = ess_counts.reshape(dims, B).sum(1).tolist()
+        first = np.arange(0, ngroups + 1, B)  # the first group of each dimension, and the end
+        f_dim, e_dim = (np.diff(np.searchsorted(g, first)).tolist() for g in (group, ess_group))
         parts = ((pairs, f_dim), (births, e_dim), (index_t, f_dim), (ess_index_t, e_dim))
         split = [t.split_with_sizes(n) for t, n in parts]
         whole = Diagrams(Diagram(*parts) for parts in zip(*split))
@@ -280,8 +305,7 @@ def gather(reader: Values, bars: Bars, n_items: int, maxdim: int) -> DiagramBatc
         return DiagramBatch([whole], whole, items)
 
     def per_item() -> list[Diagrams]:  # split only when an item is read
-        per_group = [c.tolist() for c in counts or (np.bincount(group, minlength=ngroups),
-                                                    np.bincount(ess_group, minlength=ngroups))]
+        per_group = [np.bincount(g, minlength=ngroups).tolist() for g in (group, ess_group)]
         per_dim = [
             list(zip(*(t.split_with_sizes(per_group[n][k * B:(k + 1) * B]) for t, n in zip(dgm, (0, 1, 0, 1)))))
             for k, dgm in enumerate(whole)
@@ -289,6 +313,24 @@ def gather(reader: Values, bars: Bars, n_items: int, maxdim: int) -> DiagramBatc
         return [Diagrams(Diagram(*per_dim[k][b]) for k in range(dims)) for b in range(B)]
 
     return DiagramBatch(per_item, whole, items, B)
+
+
+def _joined(*parts: np.ndarray) -> np.ndarray:
+    """``np.concatenate(parts)`` of 1-D int64 arrays; a view with no copy when they already lie back to
+    back in one buffer (as :mod:`~difftda.filtrations.cubical` writes births, deaths and essential
+    births)."""
+    base = parts[0].base
+    if isinstance(base, np.ndarray) and base.ndim == 1 and base.dtype == np.int64 and base.flags.c_contiguous:
+        origin = base.__array_interface__["data"][0]
+        start = at = (parts[0].__array_interface__["data"][0] - origin) // 8
+        for p in parts:
+            if (p.base is not base or p.dtype != np.int64 or p.ndim != 1 or (len(p) > 1 and p.strides[0] != 8)
+                    or p.__array_interface__["data"][0] != origin + 8 * at):
+                break
+            at += len(p)
+        else:
+            return base[start:at]
+    return np.concatenate(parts)
 
 
 def has_tangent(x: torch.Tensor) -> bool:

@@ -9,6 +9,7 @@ the pixel at its birth (death) position, exactly.
 
 from __future__ import annotations
 
+import math
 import os
 from abc import abstractmethod
 from concurrent.futures import ThreadPoolExecutor
@@ -120,16 +121,40 @@ def _concat(results: list[CubicalPairing], B: int, maxdim: int, n_pixels: int) -
         ess_birth = np.concatenate([p[3] for p in parts])
         ess_group = np.concatenate([p[4] * B + b for b, p in enumerate(parts)])
     limit = (maxdim + 1) * B
-    keep, ess_keep = group < limit, ess_group < limit
-    if not keep.all():
-        birth, death, group = birth[keep], death[keep], group[keep]
-    if not ess_keep.all():
-        ess_birth, ess_group = ess_birth[ess_keep], ess_group[ess_keep]
-    low = min(birth.min(initial=0), death.min(initial=0), ess_birth.min(initial=0), group.min(initial=0))
-    high = max(birth.max(initial=0), death.max(initial=0), ess_birth.max(initial=0))
-    if low < 0 or high >= n_pixels:
+    if _jit.enabled():  # one pass that checks the positions and finds rows above maxdim
+        inside, kept = _scan(birth, death, group, ess_birth, ess_group, n_pixels, limit)
+    else:
+        inside, kept = True, False
+    if not kept:
+        keep, ess_keep = group < limit, ess_group < limit
+        if not keep.all():
+            birth, death, group = birth[keep], death[keep], group[keep]
+        if not ess_keep.all():
+            ess_birth, ess_group = ess_birth[ess_keep], ess_group[ess_keep]
+        low = min(birth.min(initial=0), death.min(initial=0), ess_birth.min(initial=0), group.min(initial=0))
+        high = max(birth.max(initial=0), death.max(initial=0), ess_birth.max(initial=0))
+        inside = low >= 0 and high < n_pixels
+    if not inside:
         raise RuntimeError("the cubical engine returned a position outside the image")
     return CubicalPairing(birth, death, group, ess_birth, ess_group)
+
+
+@_jit.kernel
+def _scan(birth, death, group, ess_birth, ess_group, n_pixels, limit):  # pragma: no cover - compiled
+    """``(inside, kept)``: whether every position of a kept row lies in ``[0, n_pixels)`` and every
+    group in ``[0, limit)``; when rows above ``limit`` exist, ``kept`` is False (the caller drops
+    them and checks what is left)."""
+    for r in range(len(birth)):
+        if group[r] >= limit:
+            return True, False
+        if group[r] < 0 or birth[r] < 0 or birth[r] >= n_pixels or death[r] < 0 or death[r] >= n_pixels:
+            return False, True
+    for r in range(len(ess_birth)):
+        if ess_group[r] >= limit:
+            return True, False
+        if ess_group[r] < 0 or ess_birth[r] < 0 or ess_birth[r] >= n_pixels:
+            return False, True
+    return True, True
 
 
 def _positions(out: np.ndarray, first: int, shape: tuple[int, ...]) -> np.ndarray:
@@ -181,7 +206,7 @@ class CripserEngine(CubicalEngine):
         # 4-D), as floats holding small integers: positions are their C-order sums.
         width = 4 if nd == 4 else 3
         if _jit.enabled() and out.dtype == np.float64 and out.flags.c_contiguous:
-            strides = np.array([int(np.prod(image.shape[a + 1:])) for a in range(nd)], np.int64)
+            strides = np.array([math.prod(image.shape[a + 1:]) for a in range(nd)], np.int64)
             return CubicalPairing(*_cripser_rows(out, strides, width, _ESSENTIAL))
         return _cripser_rows_numpy(out, image.shape, width)
 

@@ -151,15 +151,31 @@ def _host_bars(
     # ordered on the narrower copy: float32 values sort with one integer key.
     values = x.detach().to("cpu", torch.float64 if x.dtype == torch.float64 else torch.float32)
     values = (-values if superlevel else values).reshape(-1).numpy()
-    if not np.isfinite(values).all():
+    if _jit.enabled() and values.dtype == np.float32:  # the float64 copy and the check in one pass
+        host = np.empty(values.shape, np.float64)
+        finite = _widen(values, host)
+    else:
+        host, finite = values.astype(np.float64, copy=False), bool(np.isfinite(values).all())
+    if not finite:
         raise ValueError("x contains NaN or inf pixels; cubical persistence needs finite values")
-    host = values.astype(np.float64, copy=False).reshape(B, *grid)
+    host = host.reshape(B, *grid)
     try:
         bp = engine.pairing_batch(host, maxdim=maxdim, construction=construction)
     except (RuntimeError, ValueError, TypeError) as err:
         raise RuntimeError(f"backend {str(engine)!r} failed on images of shape {shape}: {err}") from err
     bars = (canonical_bars if canonical else _engine_bars)(values, bp, B, math.prod(shape))
     return bars, B, maxdim, sd
+
+
+@_jit.kernel
+def _widen(values, out):  # pragma: no cover - compiled
+    """``out[:] = values`` (float32 -> float64, exact); whether every value is finite."""
+    finite = True
+    for i in range(len(values)):
+        v = values[i]
+        finite = finite and (v - v == 0)  # False for NaN and +-inf
+        out[i] = v
+    return finite
 
 
 def _engine_bars(values: np.ndarray, bp: CubicalPairing, B: int, n_pixels: int) -> Bars:
@@ -209,11 +225,13 @@ def canonical_bars(values: np.ndarray, bp: CubicalPairing, B: int, n_pixels: int
             and _is_sorted(bp.group)):
         fin = _sorted_finite(values, bp, B, n_pixels)
         if fin is not None:
+            birth, death, group, index, ess_at = fin
             eb, eg = bp.ess_birth, bp.ess_group
             if len(eg) < 2 or bool((eg[1:] > eg[:-1]).all()):  # one essential bar a group: in order already
-                return Bars(*fin, eb + (eg % B) * n_pixels if B > 1 else eb, eg, eb[:, None])
+                ess_at[:] = eb + (eg % B) * n_pixels if B > 1 else eb
+                return Bars(birth, death, group, index, ess_at, eg, eb[:, None])
             ess = normalize(values, pixel_bars(CubicalPairing(eb[:0], eb[:0], eg[:0], eb, eg), B, n_pixels))
-            return Bars(*fin, ess.ess_birth, ess.ess_group, ess.ess_index)
+            return Bars(birth, death, group, index, ess.ess_birth, ess.ess_group, ess.ess_index)
     return normalize(values, pixel_bars(bp, B, n_pixels))
 
 
@@ -222,7 +240,9 @@ _MAX_TIES = 48
 
 
 def _sorted_finite(values: np.ndarray, bp: CubicalPairing, B: int, n_pixels: int) -> tuple[np.ndarray, ...] | None:
-    """``(birth, death, group, index)`` of the finite bars in the canonical order, or None."""
+    """``(birth, death, group, index, ess)`` of the finite bars in the canonical order, or None.
+    ``birth``, ``death`` and ``ess`` (room for the essential births) lie back to back in one buffer,
+    the layout in which the gather reads them."""
     wide = values.dtype == np.float64
     raw = values.view(np.uint64 if wide else np.uint32)
     top = np.uint64(1 << (63 if wide else 31))
@@ -230,36 +250,58 @@ def _sorted_finite(values: np.ndarray, bp: CubicalPairing, B: int, n_pixels: int
     n_groups = int(bp.group[-1]) + 1
     offset = (np.arange(n_groups) % B) * n_pixels  # of each group's image in the batch
     keys, counts = np.empty(len(bp.birth), np.uint64), np.zeros(n_groups, np.int64)
-    m = _keys(keys, counts, raw, top, mask, values, bp.birth, bp.death, bp.group, offset, shift)
+    trend = np.zeros(n_groups, np.int8)
+    m = _keys(keys, counts, trend, raw, top, mask, values, bp.birth, bp.death, bp.group, offset, shift)
     keys = keys[:m]
     ends = np.cumsum(counts)
     start = 0
-    for end in ends[counts > 0].tolist():  # each group on its own (rows come grouped)
-        keys[start:end].sort()
+    for end, how in zip(ends.tolist(), trend.tolist()):  # each group on its own (rows come grouped)
+        if how == _UNSORTED:
+            keys[start:end].sort()
+        elif how == _DESCENDING:  # reversed, only runs of tied birth values are out of order: _finish orders them
+            keys[start:end] = keys[start:end][::-1].copy()
         start = end
     group = np.repeat(np.arange(n_groups), counts)
-    birth, death, index = np.empty(m, np.int64), np.empty(m, np.int64), np.empty((m, 2), np.int64)
+    joint, index = np.empty(2 * m + len(bp.ess_birth), np.int64), np.empty((m, 2), np.int64)
+    birth, death = joint[:m], joint[m:2 * m]
     if not _finish(birth, death, index, keys, ends, raw, top, mask, bp.birth, bp.death, bp.group, offset, _MAX_TIES):
         return None
-    return birth, death, group, index
+    return birth, death, group, index, joint[2 * m:]
+
+
+#: How a group's keys come out of :func:`_keys`: in order, in reverse order of their birth values,
+#: or neither (engines list some dimensions by death, others by decreasing birth).
+_ASCENDING, _DESCENDING, _UNSORTED = 0, 1, 2
 
 
 @_jit.kernel
-def _keys(keys, counts, raw, top, mask, values, birth, death, group, offset, shift):  # pragma: no cover - compiled
+def _keys(keys, counts, trend, raw, top, mask, values, birth, death, group, offset, shift):  # pragma: no cover
     """Fill ``keys[:m]`` for the ``m`` non-empty bars, in row order: ``(birth key >> shift) << 32 | r``
     for row ``r``, where a value's key is its bits ordered like the values (-0.0 as 0.0); count the
-    bars of each group in ``counts``; return ``m``."""
+    bars of each group in ``counts``; set ``trend`` of each group (zeros on entry) to whether its keys
+    ascend, descend in their birth part, or neither; return ``m``."""
     m = 0
+    hi_shift = np.uint64(32)
+    up = True
+    down = True
     for r in range(len(birth)):
-        off = offset[group[r]]
+        g = group[r]
+        off = offset[g]
         b = birth[r] + off
         if values[b] != values[death[r] + off]:
             u = np.uint64(raw[b])
             if u == top:  # -0.0
                 u = np.uint64(0)
             u = (~u & mask) if u >= top else u | top
-            keys[m] = ((u >> shift) << np.uint64(32)) | np.uint64(r)
-            counts[group[r]] += 1
+            keys[m] = ((u >> shift) << hi_shift) | np.uint64(r)
+            if counts[g] == 0:  # the group's first row
+                up = True
+                down = True
+            else:
+                up = up and keys[m] > keys[m - 1]
+                down = down and (keys[m] >> hi_shift) <= (keys[m - 1] >> hi_shift)
+                trend[g] = _ASCENDING if up else (_DESCENDING if down else _UNSORTED)
+            counts[g] += 1
             m += 1
     return m
 
@@ -268,7 +310,8 @@ def _keys(keys, counts, raw, top, mask, values, birth, death, group, offset, shi
 def _finish(out_b, out_d, index, keys, ends, raw, top, mask, birth, death, group, offset, max_ties):  # pragma: no cover
     """Write the bars in the order of the sorted ``keys`` (whose low 32 bits are the rows); a run of
     equal keys in a group is ordered by (birth value, death value, birth, death) by insertion.
-    False (nothing to use) when such a run is longer than ``max_ties``."""
+    False (nothing to use) when such a run is longer than ``max_ties``. ``keys`` is overwritten (it
+    holds the permutation, run by run, once each run has been read)."""
 
     def key(i):  # the order key of value i (its bits, -0.0 as 0.0)
         u = np.uint64(raw[i])
@@ -290,9 +333,7 @@ def _finish(out_b, out_d, index, keys, ends, raw, top, mask, birth, death, group
     m = len(keys)
     low = np.uint64(0xFFFFFFFF)
     hi_shift = np.uint64(32)
-    perm = np.empty(m, np.int64)
-    for i in range(m):
-        perm[i] = np.int64(keys[i] & low)
+    perm = keys.view(np.int64)  # perm[a] is written once keys[a] is read, run by run
     g = 0
     i = 0
     while i < m:
@@ -302,6 +343,8 @@ def _finish(out_b, out_d, index, keys, ends, raw, top, mask, birth, death, group
         hi = keys[i] >> hi_shift
         while j < ends[g] and (keys[j] >> hi_shift) == hi:
             j += 1
+        for a in range(i, j):
+            perm[a] = np.int64(keys[a] & low)
         if j - i > 1:
             if j - i > max_ties:
                 return False
@@ -336,10 +379,14 @@ class PixelValues(Values):
     constant positions (-1) use the plain reader.
     """
 
+    uses_slots = False  # every position is a pixel: the values come in slot order
+
     def bars(
-        self, positions: torch.Tensor, pair_pos: torch.Tensor, ess_pos: torch.Tensor, extra: torch.Tensor | None = None
+        self, positions: torch.Tensor, pair_pos: torch.Tensor | None, ess_pos: torch.Tensor,
+        extra: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, ...]:
-        K, M = pair_pos.numel() // 2, ess_pos.numel()
+        M = ess_pos.numel()
+        K = (positions.numel() - M) // 2 if pair_pos is None else pair_pos.numel() // 2
         if self.flat.device.type != "cpu" or self.flat.dim() != 1 or positions.numel() != 2 * K + M:
             return super().bars(positions, pair_pos, ess_pos, extra)
         return _PixelBars.apply(self.flat, positions, K)
