@@ -278,31 +278,36 @@ _ASCENDING, _DESCENDING, _UNSORTED = 0, 1, 2
 def _keys(keys, counts, trend, raw, top, mask, values, birth, death, group, offset, shift):  # pragma: no cover
     """Fill ``keys[:m]`` for the ``m`` non-empty bars, in row order: ``(birth key >> shift) << 32 | r``
     for row ``r``, where a value's key is its bits ordered like the values (-0.0 as 0.0); count the
-    bars of each group in ``counts``; set ``trend`` of each group (zeros on entry) to whether its keys
-    ascend, descend in their birth part, or neither; return ``m``."""
+    bars of each group in ``counts``; set ``trend`` of each group to whether its keys ascend, descend
+    in their birth part, or neither; return ``m``. Rows come grouped (``group`` sorted)."""
     m = 0
     hi_shift = np.uint64(32)
-    up = True
-    down = True
-    for r in range(len(birth)):
+    n = len(birth)
+    r = 0
+    while r < n:  # one group at a time: its offset, count and trend stay in registers
         g = group[r]
         off = offset[g]
-        b = birth[r] + off
-        if values[b] != values[death[r] + off]:
-            u = np.uint64(raw[b])
-            if u == top:  # -0.0
-                u = np.uint64(0)
-            u = (~u & mask) if u >= top else u | top
-            keys[m] = ((u >> shift) << hi_shift) | np.uint64(r)
-            if counts[g] == 0:  # the group's first row
-                up = True
-                down = True
-            else:
-                up = up and keys[m] > keys[m - 1]
-                down = down and (keys[m] >> hi_shift) <= (keys[m - 1] >> hi_shift)
-                trend[g] = _ASCENDING if up else (_DESCENDING if down else _UNSORTED)
-            counts[g] += 1
-            m += 1
+        first = m
+        prev = np.uint64(0)
+        up = True
+        down = True
+        while r < n and group[r] == g:
+            b = birth[r] + off
+            if values[b] != values[death[r] + off]:
+                u = np.uint64(raw[b])
+                if u == top:  # -0.0
+                    u = np.uint64(0)
+                u = (~u & mask) if u >= top else u | top
+                k = ((u >> shift) << hi_shift) | np.uint64(r)
+                if m > first:
+                    up = up and k > prev
+                    down = down and (k >> hi_shift) <= (prev >> hi_shift)
+                keys[m] = k
+                prev = k
+                m += 1
+            r += 1
+        counts[g] = m - first
+        trend[g] = _ASCENDING if up else (_DESCENDING if down else _UNSORTED)
     return m
 
 
@@ -357,13 +362,17 @@ def _finish(out_b, out_d, index, keys, ends, raw, top, mask, birth, death, group
                     c -= 1
                 perm[c + 1] = p
         i = j
-    for i in range(m):
-        r = perm[i]
-        off = offset[group[r]]
-        index[i, 0] = birth[r]
-        index[i, 1] = death[r]
-        out_b[i] = birth[r] + off
-        out_d[i] = death[r] + off
+    i = 0
+    for g in range(len(ends)):  # group by group, the offset of its image in a register
+        off = offset[g]
+        while i < ends[g]:
+            r = perm[i]
+            b, d = birth[r], death[r]
+            index[i, 0] = b
+            index[i, 1] = d
+            out_b[i] = b + off
+            out_d[i] = d + off
+            i += 1
     return True
 
 
