@@ -277,9 +277,15 @@ _ASCENDING, _DESCENDING, _UNSORTED = 0, 1, 2
 @_jit.kernel
 def _keys(keys, counts, trend, raw, top, mask, values, birth, death, group, offset, shift):  # pragma: no cover
     """Fill ``keys[:m]`` for the ``m`` non-empty bars, in row order: ``(birth key >> shift) << 32 | r``
-    for row ``r``, where a value's key is its bits ordered like the values (-0.0 as 0.0); count the
-    bars of each group in ``counts``; set ``trend`` of each group to whether its keys ascend, descend
-    in their birth part, or neither; return ``m``. Rows come grouped (``group`` sorted)."""
+    for row ``r``, where a value's key orders like the values (-0.0 as 0.0); count the bars of each
+    group in ``counts``; set ``trend`` of each group to whether its keys ascend, descend in their
+    birth part, or neither; return ``m``. Rows come grouped (``group`` sorted)."""
+    sign = np.uint64(63) if mask == np.uint64(0xFFFFFFFFFFFFFFFF) else np.uint64(31)
+
+    def okey(u):  # float bits -> a key that orders like the values (-0.0 as 0.0), with no branch
+        u = u & (mask * np.uint64(u != top))
+        return u ^ (((np.uint64(0) - (u >> sign)) & mask) | top)
+
     m = 0
     hi_shift = np.uint64(32)
     n = len(birth)
@@ -287,92 +293,105 @@ def _keys(keys, counts, trend, raw, top, mask, values, birth, death, group, offs
     while r < n:  # one group at a time: its offset, count and trend stay in registers
         g = group[r]
         off = offset[g]
+        end = r
+        while end < n and group[end] == g:
+            end += 1
         first = m
         prev = np.uint64(0)
         up = True
         down = True
-        while r < n and group[r] == g:
-            b = birth[r] + off
-            if values[b] != values[death[r] + off]:
-                u = np.uint64(raw[b])
-                if u == top:  # -0.0
-                    u = np.uint64(0)
-                u = (~u & mask) if u >= top else u | top
-                k = ((u >> shift) << hi_shift) | np.uint64(r)
-                if m > first:
-                    up = up and k > prev
-                    down = down and (k >> hi_shift) <= (prev >> hi_shift)
+        for q in range(r, end):
+            b = birth[q] + off
+            if values[b] != values[death[q] + off]:
+                k = ((okey(np.uint64(raw[b])) >> shift) << hi_shift) | np.uint64(q)
                 keys[m] = k
+                if m > first:
+                    up = up & (k > prev)
+                    down = down & ((k >> hi_shift) <= (prev >> hi_shift))
                 prev = k
                 m += 1
-            r += 1
         counts[g] = m - first
         trend[g] = _ASCENDING if up else (_DESCENDING if down else _UNSORTED)
+        r = end
     return m
 
 
 @_jit.kernel
 def _finish(out_b, out_d, index, keys, ends, raw, top, mask, birth, death, group, offset, max_ties):  # pragma: no cover
-    """Write the bars in the order of the sorted ``keys`` (whose low 32 bits are the rows); a run of
-    equal keys in a group is ordered by (birth value, death value, birth, death) by insertion.
-    False (nothing to use) when such a run is longer than ``max_ties``. ``keys`` is overwritten (it
-    holds the permutation, run by run, once each run has been read)."""
+    """Write the bars in the order of the sorted ``keys`` (whose low 32 bits are the rows), group by
+    group; then order each run of equal keys in a group (bars born at one pixel) by (birth value,
+    death value, birth, death), by insertion on keys read once, and write it again. False (nothing to
+    use) when such a run is longer than ``max_ties``."""
+    sign = np.uint64(63) if mask == np.uint64(0xFFFFFFFFFFFFFFFF) else np.uint64(31)
 
-    def key(i):  # the order key of value i (its bits, -0.0 as 0.0)
-        u = np.uint64(raw[i])
-        if u == top:
-            u = np.uint64(0)
-        return (~u & mask) if u >= top else u | top
+    def okey(u):  # as in _keys
+        u = u & (mask * np.uint64(u != top))
+        return u ^ (((np.uint64(0) - (u >> sign)) & mask) | top)
 
-    def before(p, q, off):  # whether row p goes strictly before row q
-        kp, kq = key(birth[p] + off), key(birth[q] + off)
-        if kp != kq:
-            return kp < kq
-        kp, kq = key(death[p] + off), key(death[q] + off)
-        if kp != kq:
-            return kp < kq
-        if birth[p] != birth[q]:
-            return birth[p] < birth[q]
-        return death[p] < death[q]
-
-    m = len(keys)
     low = np.uint64(0xFFFFFFFF)
     hi_shift = np.uint64(32)
-    perm = keys.view(np.int64)  # perm[a] is written once keys[a] is read, run by run
-    g = 0
     i = 0
-    while i < m:
-        while ends[g] <= i:
-            g += 1
-        j = i + 1
-        hi = keys[i] >> hi_shift
-        while j < ends[g] and (keys[j] >> hi_shift) == hi:
-            j += 1
-        for a in range(i, j):
-            perm[a] = np.int64(keys[a] & low)
-        if j - i > 1:
-            if j - i > max_ties:
-                return False
-            off = offset[g]
-            for a in range(i + 1, j):  # insertion sort of perm[i:j] by (birth key, death key, birth, death)
-                p = perm[a]
-                c = a - 1
-                while c >= i and before(p, perm[c], off):
-                    perm[c + 1] = perm[c]
-                    c -= 1
-                perm[c + 1] = p
-        i = j
-    i = 0
-    for g in range(len(ends)):  # group by group, the offset of its image in a register
+    for g in range(len(ends)):  # every row where its key puts it; the group's offset in a register
         off = offset[g]
         while i < ends[g]:
-            r = perm[i]
+            r = np.int64(keys[i] & low)
             b, d = birth[r], death[r]
             index[i, 0] = b
             index[i, 1] = d
             out_b[i] = b + off
             out_d[i] = d + off
             i += 1
+    perm = np.empty(max_ties, np.int64)  # a run's rows, and their birth and death keys
+    run_b = np.empty(max_ties, np.uint64)
+    run_d = np.empty(max_ties, np.uint64)
+    start = 0
+    for g in range(len(ends)):
+        off = offset[g]
+        end = ends[g]
+        i = start
+        while i + 1 < end:
+            hi = keys[i] >> hi_shift
+            if (keys[i + 1] >> hi_shift) != hi:
+                i += 1
+                continue
+            j = i + 2
+            while j < end and (keys[j] >> hi_shift) == hi:
+                j += 1
+            n = j - i
+            if n > max_ties:
+                return False
+            for a in range(n):
+                r = np.int64(keys[i + a] & low)
+                perm[a] = r
+                run_b[a] = okey(np.uint64(raw[birth[r] + off]))
+                run_d[a] = okey(np.uint64(raw[death[r] + off]))
+            for a in range(1, n):  # insertion sort by (birth key, death key, birth, death)
+                p, kb, kd = perm[a], run_b[a], run_d[a]
+                c = a - 1
+                while c >= 0:
+                    q, qb, qd = perm[c], run_b[c], run_d[c]
+                    if kb != qb:
+                        go = kb < qb
+                    elif kd != qd:
+                        go = kd < qd
+                    elif birth[p] != birth[q]:
+                        go = birth[p] < birth[q]
+                    else:
+                        go = death[p] < death[q]
+                    if not go:
+                        break
+                    perm[c + 1], run_b[c + 1], run_d[c + 1] = q, qb, qd
+                    c -= 1
+                perm[c + 1], run_b[c + 1], run_d[c + 1] = p, kb, kd
+            for a in range(n):
+                r = perm[a]
+                b, d = birth[r], death[r]
+                index[i + a, 0] = b
+                index[i + a, 1] = d
+                out_b[i + a] = b + off
+                out_d[i + a] = d + off
+            i = j
+        start = end
     return True
 
 
