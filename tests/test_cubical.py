@@ -579,3 +579,32 @@ def test_canonical_order_from_sorted_reversed_and_shuffled_groups(dtype):
     want = normalize(values, cubical.pixel_bars(bp, B, n))
     for a, b in zip(got, want):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("jit", [True, False])
+def test_engine_positions_are_checked(monkeypatch, jit):
+    """An engine whose positions fall outside the image is caught with a clear error (compiled check
+    or numpy's), also when it returns rows above maxdim, which are dropped."""
+    from difftda.backends._cubical import CubicalEngine, CubicalPairing
+
+    if jit and not difftda._jit.enabled():
+        pytest.skip("needs numba")
+    monkeypatch.setattr(difftda._jit, "DISABLED", not jit)
+
+    class Faulty(CubicalEngine):
+        name = "faulty"
+
+        def __init__(self, rows):
+            self.rows = rows
+
+        def pairing(self, image, *, maxdim, construction):
+            birth, death, dim = (np.array(c, np.int64) for c in zip(*self.rows))
+            return CubicalPairing(birth, death, dim, np.array([0]), np.array([0]))
+
+    x = torch.rand(4, 5)
+    good = [(0, 3, 0), (1, 19, 1)]
+    for rows in ([(0, 20, 0)], [(-1, 3, 0)], [(0, 3, -1)], [(2, 3, 0), (1, 25, 1)], [(0, 3, 2), (0, 20, 1)]):
+        with pytest.raises(RuntimeError, match="outside the image"):
+            difftda.cubical_persistence(x, 1, backend=Faulty(good + rows))
+    out = difftda.cubical_persistence(x, 1, backend=Faulty(good + [(0, 99, 2)]))  # H2 is above maxdim: dropped
+    assert [len(d.pairs) for d in out] == [1, 1]
