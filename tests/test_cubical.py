@@ -594,17 +594,32 @@ def test_engine_positions_are_checked(monkeypatch, jit):
     class Faulty(CubicalEngine):
         name = "faulty"
 
-        def __init__(self, rows):
-            self.rows = rows
+        def __init__(self, rows, ess=((0, 0),)):
+            self.rows, self.ess = rows, ess
 
         def pairing(self, image, *, maxdim, construction):
             birth, death, dim = (np.array(c, np.int64) for c in zip(*self.rows))
-            return CubicalPairing(birth, death, dim, np.array([0]), np.array([0]))
+            ess_birth, ess_dim = (np.array(c, np.int64) for c in zip(*self.ess))
+            return CubicalPairing(birth, death, dim, ess_birth, ess_dim)
 
     x = torch.rand(4, 5)
     good = [(0, 3, 0), (1, 19, 1)]
     for rows in ([(0, 20, 0)], [(-1, 3, 0)], [(0, 3, -1)], [(2, 3, 0), (1, 25, 1)], [(0, 3, 2), (0, 20, 1)]):
         with pytest.raises(RuntimeError, match="outside the image"):
             difftda.cubical_persistence(x, 1, backend=Faulty(good + rows))
+    for ess in ([(20, 0)], [(0, -1)], [(-3, 0)]):
+        for rows in (good, good + [(0, 3, 2)]):
+            with pytest.raises(RuntimeError, match="outside the image"):
+                difftda.cubical_persistence(x, 1, backend=Faulty(rows, ess))
     out = difftda.cubical_persistence(x, 1, backend=Faulty(good + [(0, 99, 2)]))  # H2 is above maxdim: dropped
     assert [len(d.pairs) for d in out] == [1, 1]
+
+
+def test_batch_of_one_item_numbers():
+    """A batch of one image: ``cloud_of`` gives ordinary zero tensors, one entry per bar."""
+    out = difftda.cubical_persistence(torch.rand(1, 9, 7), 1, spatial_dims=2)
+    for k in range(2):
+        fin, ess = out.cloud_of(k)
+        assert fin.shape == out.cat()[k].pairs.shape[:1] and ess.shape == out.cat()[k].essential.shape
+        assert fin.dtype == torch.int64 and fin.is_contiguous() and not fin.any() and not ess.any()
+        fin += 1  # a tensor of its own, not a broadcast view

@@ -107,7 +107,7 @@ class DiagramBatch(list):
         self,
         per_cloud: list[Diagrams] | Callable[[], list[Diagrams]],
         whole: Diagrams,
-        clouds: list[tuple[torch.Tensor, torch.Tensor]],
+        clouds: list[tuple[torch.Tensor, torch.Tensor]] | Callable[[], list[tuple[torch.Tensor, torch.Tensor]]],
         n_items: int | None = None,
     ):
         if callable(per_cloud):  # built on first read
@@ -137,6 +137,8 @@ class DiagramBatch(list):
 
     def cloud_of(self, k: int) -> tuple[torch.Tensor, torch.Tensor]:
         """For dimension ``k`` of :meth:`cat`: the cloud of each finite bar and of each essential bar."""
+        if callable(self._clouds):  # built on first use
+            self._clouds = self._clouds()
         return self._clouds[k]
 
 

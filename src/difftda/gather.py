@@ -45,6 +45,9 @@ class Bars(NamedTuple):
         ess_birth: ``(M,)`` flat position of each essential bar's birth (-1: 0).
         ess_group: ``(M,)`` ``dim * B + item``.
         ess_index: ``(M, c')`` what :attr:`Diagram.essential_index` shows.
+
+    The gather may keep views of these arrays (the positions saved for the backward pass): do not
+    change them once gathered.
     """
 
     birth: np.ndarray
@@ -282,25 +285,29 @@ def gather(reader: Values, bars: Bars, n_items: int, maxdim: int) -> DiagramBatc
     index_t, ess_index_t, read_t, ess_pos_t = host_t[:4]
     pair_pos_t = host_t[4] if pair_pos is not None else None
     rest = host_t[4 + (pair_pos is not None):]
+    fin_item = ess_item = None
     if B > 1:
         fin_item, ess_item, *extra_t = rest
     else:
-        zero = torch.zeros(1, dtype=torch.int64, device=reader.device)
-        fin_item, ess_item, extra_t = zero.expand(K), zero.expand(M), rest
+        extra_t = rest
     index_t, ess_index_t = index_t.view(K, c), ess_index_t.view(M, ce)
     pairs, births = reader.bars(read_t, pair_pos_t, ess_pos_t, *extra_t)
     # Groups are dimension-major and sorted, so each dimension of the whole batch is one contiguous
     # slice, found by bisection.
     if dims == 1:
         whole = Diagrams([Diagram(pairs, births, index_t, ess_index_t)])
-        items = [(fin_item, ess_item)]
+        f_dim, e_dim = [K], [M]
     else:
         first = np.arange(0, ngroups + 1, B)  # the first group of each dimension, and the end
         f_dim, e_dim = (np.diff(np.searchsorted(g, first)).tolist() for g in (group, ess_group))
         parts = ((pairs, f_dim), (births, e_dim), (index_t, f_dim), (ess_index_t, e_dim))
         split = [t.split_with_sizes(n) for t, n in parts]
         whole = Diagrams(Diagram(*parts) for parts in zip(*split))
-        items = list(zip(fin_item.split_with_sizes(f_dim), ess_item.split_with_sizes(e_dim)))
+
+    def items() -> list[tuple[torch.Tensor, torch.Tensor]]:  # the item of each bar, made when asked for
+        fin, ess = (fin_item, ess_item) if B > 1 else (index_t.new_zeros(K), index_t.new_zeros(M))
+        return list(zip(fin.split_with_sizes(f_dim), ess.split_with_sizes(e_dim)))
+
     if B == 1:
         return DiagramBatch([whole], whole, items)
 

@@ -131,7 +131,8 @@ def _concat(results: list[CubicalPairing], B: int, maxdim: int, n_pixels: int) -
             birth, death, group = birth[keep], death[keep], group[keep]
         if not ess_keep.all():
             ess_birth, ess_group = ess_birth[ess_keep], ess_group[ess_keep]
-        low = min(birth.min(initial=0), death.min(initial=0), ess_birth.min(initial=0), group.min(initial=0))
+        low = min(birth.min(initial=0), death.min(initial=0), ess_birth.min(initial=0), group.min(initial=0),
+                  ess_group.min(initial=0))
         high = max(birth.max(initial=0), death.max(initial=0), ess_birth.max(initial=0))
         inside = low >= 0 and high < n_pixels
     if not inside:
