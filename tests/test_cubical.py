@@ -616,8 +616,11 @@ def test_engine_positions_are_checked(monkeypatch, jit):
 
 
 def test_batch_of_one_item_numbers():
-    """A batch of one image: ``cloud_of`` gives ordinary zero tensors, one entry per bar."""
-    out = difftda.cubical_persistence(torch.rand(1, 9, 7), 1, spatial_dims=2)
+    """A batch of one image: ``cloud_of`` gives ordinary zero tensors, one entry per bar, also after
+    a pickle round trip made before they were built."""
+    import pickle
+
+    out = pickle.loads(pickle.dumps(difftda.cubical_persistence(torch.rand(1, 9, 7), 1, spatial_dims=2)))
     for k in range(2):
         fin, ess = out.cloud_of(k)
         assert fin.shape == out.cat()[k].pairs.shape[:1] and ess.shape == out.cat()[k].essential.shape

@@ -137,9 +137,12 @@ class DiagramBatch(list):
 
     def cloud_of(self, k: int) -> tuple[torch.Tensor, torch.Tensor]:
         """For dimension ``k`` of :meth:`cat`: the cloud of each finite bar and of each essential bar."""
+        return self._clouds_ready()[k]
+
+    def _clouds_ready(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
         if callable(self._clouds):  # built on first use
             self._clouds = self._clouds()
-        return self._clouds[k]
+        return self._clouds
 
 
 def _building_first(name: str) -> Callable[..., Any]:
@@ -163,3 +166,14 @@ for _name in (
 ):
     setattr(DiagramBatch, _name, _building_first(_name))
 del _name
+
+
+def _reduce_ex(self: DiagramBatch, protocol: Any) -> Any:
+    """Pickling and copying build the entries and the clouds of each bar first (a pending builder
+    is a local function, which does not pickle)."""
+    self._ready()
+    self._clouds_ready()
+    return list.__reduce_ex__(self, protocol)
+
+
+DiagramBatch.__reduce_ex__ = _reduce_ex  # type: ignore[method-assign,assignment]
