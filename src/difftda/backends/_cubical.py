@@ -86,7 +86,7 @@ class CubicalEngine(Engine):
         """Pair a batch ``(B, *shape)`` (C-contiguous float64) image by image."""
         B = images.shape[0]
         threads = self.n_threads
-        if threads == 0:  # automatic: a thread per core for a batch large enough to pay for the pool
+        if threads == 0 and B > 1:  # automatic: a thread per core for a batch large enough to pay for the pool
             threads = (os.cpu_count() or 1) if images.size >= _POOL_MIN_PIXELS else 1
 
         def one(b: int) -> CubicalPairing:
@@ -97,7 +97,7 @@ class CubicalEngine(Engine):
                 results = list(pool.map(one, range(B)))
         else:
             results = [one(b) for b in range(B)]
-        return _concat(results, B, maxdim, int(np.prod(images.shape[1:])))
+        return _concat(results, B, maxdim, math.prod(images.shape[1:]))
 
 
 #: With ``n_threads=0``, batches with fewer pixels than this are paired without a thread pool.
