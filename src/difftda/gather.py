@@ -299,7 +299,9 @@ def gather(reader: Values, bars: Bars, n_items: int, maxdim: int) -> DiagramBatc
         f_dim, e_dim = [K], [M]
     else:
         first = np.arange(0, ngroups + 1, B)  # the first group of each dimension, and the end
-        f_dim, e_dim = (np.diff(np.searchsorted(g, first)).tolist() for g in (group, ess_group))
+        f_at, e_at = np.searchsorted(group, first).tolist(), np.searchsorted(ess_group, first).tolist()
+        f_dim = [b - a for a, b in zip(f_at, f_at[1:])]
+        e_dim = [b - a for a, b in zip(e_at, e_at[1:])]
         parts = ((pairs, f_dim), (births, e_dim), (index_t, f_dim), (ess_index_t, e_dim))
         split = [t.split_with_sizes(n) for t, n in parts]
         whole = Diagrams(Diagram(*parts) for parts in zip(*split))

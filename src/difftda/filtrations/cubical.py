@@ -221,8 +221,7 @@ def canonical_bars(values: np.ndarray, bp: CubicalPairing, B: int, n_pixels: int
     kernel orders the rows whose keys tie by death value and positions. Where a group has long runs
     of tied birth values (images with few distinct values), :func:`~difftda.gather.normalize` does it.
     """
-    if (_jit.enabled() and values.dtype in (np.float32, np.float64) and 0 < len(bp.birth) < 2**32
-            and _is_sorted(bp.group)):
+    if _jit.enabled() and values.dtype in (np.float32, np.float64) and 0 < len(bp.birth) < 2**32:
         fin = _sorted_finite(values, bp, B, n_pixels)
         if fin is not None:
             birth, death, group, index, ess_at = fin
@@ -240,31 +239,32 @@ _MAX_TIES = 48
 
 
 def _sorted_finite(values: np.ndarray, bp: CubicalPairing, B: int, n_pixels: int) -> tuple[np.ndarray, ...] | None:
-    """``(birth, death, group, index, ess)`` of the finite bars in the canonical order, or None.
-    ``birth``, ``death`` and ``ess`` (room for the essential births) lie back to back in one buffer,
-    the layout in which the gather reads them."""
+    """``(birth, death, group, index, ess)`` of the finite bars in the canonical order, or None
+    (rows not grouped, or a long run of tied births). ``birth``, ``death`` and ``ess`` (room for the
+    essential births) lie back to back in one buffer, the layout in which the gather reads them."""
     wide = values.dtype == np.float64
     raw = values.view(np.uint64 if wide else np.uint32)
     top = np.uint64(1 << (63 if wide else 31))
     mask, shift = np.uint64(2**64 - 1 if wide else 2**32 - 1), np.uint64(32 if wide else 0)
     n_groups = int(bp.group[-1]) + 1
-    offset = (np.arange(n_groups) % B) * n_pixels  # of each group's image in the batch
-    keys, counts = np.empty(len(bp.birth), np.uint64), np.zeros(n_groups, np.int64)
-    trend = np.zeros(n_groups, np.int8)
-    m = _keys(keys, counts, trend, raw, top, mask, values, bp.birth, bp.death, bp.group, offset, shift)
+    # The offset of each group's image in the batch.
+    offset = (np.arange(n_groups) % B) * n_pixels if B > 1 else np.zeros(n_groups, np.int64)
+    keys, ends, trend = np.empty(len(bp.birth), np.uint64), np.zeros(n_groups, np.int64), np.zeros(n_groups, np.int8)
+    m = _keys(keys, ends, trend, raw, top, mask, values, bp.birth, bp.death, bp.group, offset, shift)
+    if m < 0:  # rows not grouped
+        return None
     keys = keys[:m]
-    ends = np.cumsum(counts)
     start = 0
-    for end, how in zip(ends.tolist(), trend.tolist()):  # each group on its own (rows come grouped)
+    for end, how in zip(ends.tolist(), trend.tolist()):  # each group on its own
         if how == _UNSORTED:
             keys[start:end].sort()
         elif how == _DESCENDING:  # reversed, only runs of tied birth values are out of order: _finish orders them
             keys[start:end] = keys[start:end][::-1].copy()
         start = end
-    group = np.repeat(np.arange(n_groups), counts)
     joint, index = np.empty(2 * m + len(bp.ess_birth), np.int64), np.empty((m, 2), np.int64)
+    group = np.empty(m, np.int64)
     birth, death = joint[:m], joint[m:2 * m]
-    if not _finish(birth, death, index, keys, ends, raw, top, mask, bp.birth, bp.death, bp.group, offset, _MAX_TIES):
+    if not _finish(birth, death, group, index, keys, ends, raw, top, mask, bp.birth, bp.death, offset, _MAX_TIES):
         return None
     return birth, death, group, index, joint[2 * m:]
 
@@ -275,11 +275,12 @@ _ASCENDING, _DESCENDING, _UNSORTED = 0, 1, 2
 
 
 @_jit.kernel
-def _keys(keys, counts, trend, raw, top, mask, values, birth, death, group, offset, shift):  # pragma: no cover
+def _keys(keys, ends, trend, raw, top, mask, values, birth, death, group, offset, shift):  # pragma: no cover
     """Fill ``keys[:m]`` for the ``m`` non-empty bars, in row order: ``(birth key >> shift) << 32 | r``
-    for row ``r``, where a value's key orders like the values (-0.0 as 0.0); count the bars of each
-    group in ``counts``; set ``trend`` of each group to whether its keys ascend, descend in their
-    birth part, or neither; return ``m``. Rows come grouped (``group`` sorted)."""
+    for row ``r``, where a value's key orders like the values (-0.0 as 0.0); set ``ends[g]`` to the
+    end of group ``g``'s keys (zeros on entry) and ``trend`` of each group to whether its keys
+    ascend, descend in their birth part, or neither; return ``m``, or -1 if the rows do not come
+    grouped (``group`` sorted)."""
     sign = np.uint64(63) if mask == np.uint64(0xFFFFFFFFFFFFFFFF) else np.uint64(31)
 
     def okey(u):  # float bits -> a key that orders like the values (-0.0 as 0.0), with no branch
@@ -290,8 +291,12 @@ def _keys(keys, counts, trend, raw, top, mask, values, birth, death, group, offs
     hi_shift = np.uint64(32)
     n = len(birth)
     r = 0
+    last = -1
     while r < n:  # one group at a time: its offset, count and trend stay in registers
         g = group[r]
+        if g <= last or g >= len(ends):  # not grouped (a later group has a smaller number)
+            return -1
+        last = g
         off = offset[g]
         end = r
         while end < n and group[end] == g:
@@ -310,18 +315,21 @@ def _keys(keys, counts, trend, raw, top, mask, values, birth, death, group, offs
                     down = down & ((k >> hi_shift) <= (prev >> hi_shift))
                 prev = k
                 m += 1
-        counts[g] = m - first
+        ends[g] = m
         trend[g] = _ASCENDING if up else (_DESCENDING if down else _UNSORTED)
         r = end
+    for g in range(len(ends)):  # the end of each group, empty ones included
+        if g > 0 and ends[g] == 0:
+            ends[g] = ends[g - 1]
     return m
 
 
 @_jit.kernel
-def _finish(out_b, out_d, index, keys, ends, raw, top, mask, birth, death, group, offset, max_ties):  # pragma: no cover
-    """Write the bars in the order of the sorted ``keys`` (whose low 32 bits are the rows), group by
-    group; then order each run of equal keys in a group (bars born at one pixel) by (birth value,
-    death value, birth, death), by insertion on keys read once, and write it again. False (nothing to
-    use) when such a run is longer than ``max_ties``."""
+def _finish(out_b, out_d, out_g, index, keys, ends, raw, top, mask, birth, death, offset, max_ties):  # pragma: no cover
+    """Write the bars (and their group) in the order of the sorted ``keys`` (whose low 32 bits are
+    the rows), group by group; then order each run of equal keys in a group (bars born at one
+    pixel) by (birth value, death value, birth, death), by insertion on keys read once, and write it
+    again. False (nothing to use) when such a run is longer than ``max_ties``."""
     sign = np.uint64(63) if mask == np.uint64(0xFFFFFFFFFFFFFFFF) else np.uint64(31)
 
     def okey(u):  # as in _keys
@@ -336,6 +344,7 @@ def _finish(out_b, out_d, index, keys, ends, raw, top, mask, birth, death, group
         while i < ends[g]:
             r = np.int64(keys[i] & low)
             b, d = birth[r], death[r]
+            out_g[i] = g
             index[i, 0] = b
             index[i, 1] = d
             out_b[i] = b + off
