@@ -107,10 +107,7 @@ _POOL_MIN_PIXELS = 1 << 15
 def _concat(results: list[CubicalPairing], B: int, maxdim: int, n_pixels: int) -> CubicalPairing:
     """One pairing for the batch: groups become ``dim * B + image``; dimensions above ``maxdim`` go."""
     if B == 1:
-        birth, death, group, ess_birth, ess_group = (
-            a if type(a) is np.ndarray and a.dtype == np.int64 and a.ndim == 1 else np.asarray(a, np.int64).reshape(-1)
-            for a in results[0]
-        )
+        birth, death, group, ess_birth, ess_group = (np.asarray(a, np.int64).reshape(-1) for a in results[0])
     else:
         parts = [[np.asarray(a, np.int64).reshape(-1) for a in r] for r in results]
         if all(_is_sorted(p[2]) for p in parts):  # rows come by dimension: lay them out group by group

@@ -216,10 +216,12 @@ def canonical_bars(values: np.ndarray, bp: CubicalPairing, B: int, n_pixels: int
     """The engine's bars in the canonical order, without the empty ones: what
     ``normalize(values, pixel_bars(bp, B, n_pixels))`` returns, bit for bit.
 
-    With compiled kernels, each group's rows are ordered by one :func:`numpy.sort` of 64-bit keys
-    that hold the birth value's order (its top 32 bits for float64) above the row number, and a
-    kernel orders the rows whose keys tie by death value and positions. Where a group has long runs
-    of tied birth values (images with few distinct values), :func:`~difftda.gather.normalize` does it.
+    With compiled kernels, each group's rows are ordered by 64-bit keys that hold the birth value's
+    order (its top 32 bits for float64) above the row number: left as they are when the engine lists
+    the group in order, reversed when it lists it by decreasing birth, else sorted by one
+    :func:`numpy.sort`; a kernel then orders the runs of rows whose keys tie by death value and
+    positions. Where a group has long runs of tied birth values (images with few distinct values),
+    or rows that do not come grouped, :func:`~difftda.gather.normalize` does it.
     """
     if _jit.enabled() and values.dtype in (np.float32, np.float64) and 0 < len(bp.birth) < 2**32:
         fin = _sorted_finite(values, bp, B, n_pixels)
