@@ -206,3 +206,26 @@ def test_normalize_orders_as_a_lexsort_over_every_key(n_rows, levels):
     got = np.stack([bars.group, b_got, host[bars.death], *bars.index.T], axis=1)
     np.testing.assert_array_equal(got, keys)
     assert len(bars.birth) == keep.sum()
+
+
+@pytest.mark.parametrize("constant", [False, True])
+def test_unplace_is_the_adjoint_of_place(constant):
+    """<place(v), g> == <v, unplace(g)> for every v and g, with and without the constant slot."""
+    from difftda.gather import place, unplace
+
+    g = torch.Generator().manual_seed(4)
+    K, M = 7, 3
+    if constant:  # slots of 10 read values, some bars born at the constant (slot 0)
+        m = 10
+        pair_pos = torch.randint(0, m + 1, (K, 2), generator=g)
+        ess_pos = torch.randint(0, m + 1, (M,), generator=g)
+    else:  # every slot read once: births, deaths, essential births
+        m = 2 * K + M
+        pair_pos = torch.stack([torch.arange(1, K + 1), torch.arange(K + 1, 2 * K + 1)], 1)
+        ess_pos = torch.arange(2 * K + 1, m + 1)
+    v = torch.randn(m, dtype=torch.float64, generator=g)
+    gp, gb = torch.randn(K, 2, dtype=torch.float64, generator=g), torch.randn(M, dtype=torch.float64, generator=g)
+    pairs, births = place(v, pair_pos.reshape(-1), ess_pos)
+    back = unplace(gp, gb, pair_pos.reshape(-1), ess_pos, m)
+    torch.testing.assert_close((pairs * gp).sum() + (births * gb).sum(), (v * back).sum())
+    assert back.shape == (m,)

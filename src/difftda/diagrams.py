@@ -161,7 +161,7 @@ def _building_first(name: str) -> Callable[..., Any]:
 for _name in (
     "__getitem__", "__setitem__", "__delitem__", "__iter__", "__reversed__", "__contains__", "__repr__",
     "__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "__add__", "__iadd__", "__mul__", "__rmul__",
-    "__imul__", "__reduce_ex__", "__sizeof__", "append", "extend", "insert", "pop", "remove", "index", "count",
+    "__imul__", "__sizeof__", "append", "extend", "insert", "pop", "remove", "index", "count",
     "copy", "sort", "reverse", "clear",
 ):
     setattr(DiagramBatch, _name, _building_first(_name))

@@ -120,6 +120,19 @@ def place(
     return ext[pair_pos].view(-1, 2), ext[ess_pos]
 
 
+def unplace(
+    grad_pairs: torch.Tensor, grad_births: torch.Tensor, pair_pos: torch.Tensor | None, ess_pos: torch.Tensor, m: int
+) -> torch.Tensor:
+    """The adjoint of :func:`place`: the gradient of the ``m`` values read, from the gradients of
+    the pairs and the essential births (the constant in slot 0 takes none)."""
+    if 2 * len(grad_pairs) + len(grad_births) == m:  # no constant: the values came in slot order
+        return torch.cat([grad_pairs.t().reshape(-1), grad_births])
+    assert pair_pos is not None
+    return grad_pairs.new_zeros(m + 1).index_add(
+        0, torch.cat([pair_pos.reshape(-1), ess_pos]), torch.cat([grad_pairs.reshape(-1), grad_births])
+    )[1:]
+
+
 def normalize(host: np.ndarray | None, bars: Bars, *, keep_empty: bool = False) -> Bars:
     """Order the bars of a batch on the host, vectorized over all of them.
 

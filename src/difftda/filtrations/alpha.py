@@ -22,7 +22,7 @@ from .._checks import check_cloud, check_cloud_list, check_maxdim
 from ..backends import get_backend
 from ..backends._alpha import KINDS, AlphaEngine, AlphaPairing
 from ..diagrams import DiagramBatch, Diagrams
-from ..gather import Bars, Values, gather, normalize, place
+from ..gather import Bars, Values, gather, normalize, place, unplace
 
 __all__ = ["alpha_persistence", "AlphaPersistence", "Circumradii", "circumradius"]
 
@@ -386,13 +386,7 @@ class _RadiusBars(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_pairs, grad_births):
         flat, simp, pair_pos, ess_pos, slope = ctx.saved_tensors
-        m = len(simp)
-        if 2 * len(grad_pairs) + len(grad_births) == m:  # no constant: the values come in slot order
-            grad = torch.cat([grad_pairs.t().reshape(-1), grad_births])
-        else:
-            grad = grad_pairs.new_zeros(m + 1).index_add(
-                0, torch.cat([pair_pos.reshape(-1), ess_pos]), torch.cat([grad_pairs.reshape(-1), grad_births])
-            )[1:]
+        grad = unplace(grad_pairs, grad_births, pair_pos, ess_pos, len(simp))
         if torch.is_grad_enabled():  # create_graph: the derivative in differentiable operations
             slope = ctx.reader.values_and_slopes(flat, simp)[1]
         elif flat.device.type == "cpu" and _jit.enabled():

@@ -31,7 +31,7 @@ from ..backends import Backend, BatchPairing, get_backend
 from ..backends._torch import TorchBackend
 from ..diagrams import DiagramBatch, Diagrams
 from ..distances import _P, distances
-from ..gather import Bars, Values, gather, has_tangent, normalize, place
+from ..gather import Bars, Values, gather, has_tangent, normalize, place, unplace
 
 __all__ = ["persistence", "Persistence", "EdgeLengths"]
 
@@ -297,12 +297,7 @@ class _Bars(torch.autograd.Function):
     def backward(ctx, grad_pairs, grad_births):
         points, pair_pos, ess_pos, edges = ctx.saved_tensors
         E = len(ctx.values)
-        if ctx.deaths_only:
-            grad = grad_pairs[:, 1]
-        else:
-            grad = grad_pairs.new_zeros(E + 1).index_add(
-                0, torch.cat([pair_pos.reshape(-1), ess_pos]), torch.cat([grad_pairs.reshape(-1), grad_births])
-            )[1:]
+        grad = grad_pairs[:, 1] if ctx.deaths_only else unplace(grad_pairs, grad_births, pair_pos, ess_pos, E)
         tiny = torch.finfo(points.dtype).tiny
         if ctx.jit and not torch.is_grad_enabled():
             # First-order backward on the CPU, compiled: the same bits as the torch code below.
