@@ -118,22 +118,28 @@ def test_distances_same_bits_as_coordinatewise_layout(shape, metric, dtype, monk
     got = _host_distances(x, metric)
     assert torch.equal(got, _coordinatewise_distances(x, _P[metric]))
     assert torch.equal(got, got.transpose(1, 2)) and bool((got.diagonal(dim1=1, dim2=2) == 0).all())
-    # With a graph: the same values, and cdist's gradient.
+    # With a graph: the same values, and a gradient that finite differences confirm.
     y = x.clone().requires_grad_(True)
-    d = difftda.pairwise_distances(y, metric)
-    assert torch.equal(d.detach(), got)
-    w = torch.randn(d.shape, dtype=dtype, generator=torch.Generator().manual_seed(4))
-    (g,) = torch.autograd.grad((d * w).sum(), y)
-    z = x.clone().requires_grad_(True)
-    ref = torch.cdist(z, z, p=_P[metric], compute_mode="donot_use_mm_for_euclid_dist")
-    (g_ref,) = torch.autograd.grad((ref * w).sum(), z)
-    torch.testing.assert_close(g, g_ref)
+    assert torch.equal(difftda.pairwise_distances(y, metric).detach(), got)
+    if dtype == torch.float64 and x[0].numel() <= 64:
+        assert torch.autograd.gradcheck(lambda t: difftda.pairwise_distances(t, metric), (y,))
 
 
 def test_disable_switch():
-    """DIFFTDA_DISABLE_JIT=1 at import keeps every path in numpy (checked in a fresh process)."""
-    code = "import difftda._jit as j; print(j.enabled())"
-    for value, expect in (("1", "False"), ("0", "True")):
+    """DIFFTDA_DISABLE_JIT=1 at import keeps every path in numpy: a Rips, a cubical and an alpha
+    step with their backward run without importing numba (checked in a fresh process)."""
+    code = (
+        "import sys, torch, difftda, difftda._jit as j\n"
+        "x = torch.randn(2, 30, 3, requires_grad=True)\n"
+        "img = torch.rand(2, 16, 16, requires_grad=True)\n"
+        "losses = [difftda.persistence(x, maxdim=1).cat()[0].pairs.sum(),\n"
+        "          difftda.cubical_persistence(img, spatial_dims=2).cat()[1].pairs.sum()]\n"
+        "if 'gudhi' in difftda.list_backends('alpha'):\n"
+        "    losses.append(difftda.alpha_persistence(x[0], maxdim=1)[1].pairs.sum())\n"
+        "sum(losses).backward()\n"
+        "print(j.enabled(), 'numba' in sys.modules)\n"
+    )
+    for value, expect in (("1", "False False"), ("0", "True True")):
         env = {**os.environ, "DIFFTDA_DISABLE_JIT": value}
         out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-        assert out.stdout.strip() == expect
+        assert out.stdout.strip().splitlines()[-1] == expect
