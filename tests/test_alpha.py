@@ -439,9 +439,12 @@ def test_attached_kernel_matches_numpy(d):
         assert mask.any() and not mask.all()
 
 
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 @pytest.mark.parametrize("kind", ["alpha", "cech", "weak"])
-def test_without_compiled_kernels_the_same(kind, monkeypatch):
-    x = torch.tensor(cloud(60, 3, seed=29), requires_grad=True)
+def test_without_compiled_kernels_the_same(kind, dtype, monkeypatch):
+    """Compiled and torch radii agree: to the last bits in float64; in float32 within its rounding
+    (the kernel computes in float64 and rounds once)."""
+    x = torch.tensor(cloud(60, 3, seed=29), dtype=dtype, requires_grad=True)
     fast = difftda.alpha_persistence(x, maxdim=2, kind=kind)
     (g_fast,) = torch.autograd.grad(_total(fast), x)
     from difftda import _jit
@@ -452,10 +455,11 @@ def test_without_compiled_kernels_the_same(kind, monkeypatch):
     assert not _jit.enabled()
     plain = difftda.alpha_persistence(x, maxdim=2, kind=kind)
     (g_plain,) = torch.autograd.grad(_total(plain), x)
+    tight = dtype == torch.float64
     for a, b in zip(fast, plain):
-        torch.testing.assert_close(a.pairs, b.pairs, rtol=1e-12, atol=0)
+        torch.testing.assert_close(a.pairs, b.pairs, rtol=1e-12 if tight else 2e-6, atol=0)
         assert torch.equal(a.index, b.index)
-    torch.testing.assert_close(g_fast, g_plain, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(g_fast, g_plain, rtol=1e-10 if tight else 1e-4, atol=1e-12 if tight else 1e-5)
 
 
 def _lexsorted(values, bars):

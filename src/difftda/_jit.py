@@ -2,7 +2,8 @@
 
 A kernel is a plain Python function decorated with :func:`kernel`. Callers ask :func:`enabled`
 first and use their numpy path when it says no, so every kernel has a numpy twin that gives the
-same result (the tests compare the two). numba is imported, and a kernel compiled, on first use
+same result: bit for bit, or within the input's rounding where a kernel computes float32 inputs in
+float64 (the tests compare the two). numba is imported, and a kernel compiled, on first use
 only: importing difftda never pays for it. Set ``DIFFTDA_DISABLE_JIT=1`` before importing
 difftda to keep to numpy.
 """
