@@ -202,7 +202,6 @@ def test_hu_binary_target_equals_the_general_path(construction, matching):
     torch.testing.assert_close(g_fast, g_slow, rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.skipif(not difftda._jit.enabled(), reason="needs numba")
 def test_top_gains_kernel_equals_numpy(monkeypatch):
     """The compiled selection of the matched bars keeps the rows the numpy ranking keeps and those a
     plain Python sort keeps (tied gains by larger birth, larger death, smaller positions; no positive

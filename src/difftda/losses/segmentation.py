@@ -433,8 +433,11 @@ class _HuBinary(torch.autograd.Function):
     def backward(ctx, grad):
         flat, positions, coef, chosen = ctx.saved_tensors
         if not torch.is_grad_enabled():
+            from ..filtrations.cubical import _scatter_bars
+
             out = np.zeros(len(flat))
-            _scatter_coef(out, positions.numpy(), coef.numpy(), float(grad) / ctx.n)
+            scaled = coef.numpy() * (float(grad) / ctx.n)  # births' then deaths' coefficients
+            _scatter_bars(out, positions.numpy(), np.ascontiguousarray(scaled.reshape(2, -1).T), scaled[:0])
             return torch.from_numpy(out).to(flat.dtype), None, None, None, None, None
         K = len(chosen)
         b, dd = flat[positions[:K]], flat[positions[K:]]
@@ -467,13 +470,6 @@ def _hu_terms(P, group, sel, item_of, per_item, coef):  # pragma: no cover - com
         b, d = P[r, 0], P[r, 1]
         per_item[item_of[group[r]]] += (b - 1.0) ** 2 + d ** 2 - 0.5 * (b - d) ** 2 - 0.5
         coef[r, 0], coef[r, 1] = 2.0 * (b - 1.0), 2.0 * d
-
-
-@_jit.kernel
-def _scatter_coef(out, positions, coef, scale):  # pragma: no cover - compiled
-    """``out[positions] += coef * scale`` in order."""
-    for i in range(len(positions)):
-        out[positions[i]] += coef[i] * scale
 
 
 def _top_gains(gain: np.ndarray, item: np.ndarray, k: np.ndarray, n_items: int, pairs: np.ndarray,
@@ -527,13 +523,11 @@ def _top_gains_kernel(gain, bounds, k, pairs, index, out):  # pragma: no cover -
                 continue
             j = c if c < want else want - 1  # the slot it enters from (the last one drops out when full)
             while j > 0 and ahead(r, best[j - 1]):
-                if j < want:
-                    best[j] = best[j - 1]
+                best[j] = best[j - 1]
                 j -= 1
             if c < want:
                 c += 1
-            if j < want:
-                best[j] = r
+            best[j] = r
         chosen = np.sort(best[:c])
         for j in range(c):
             out[m] = chosen[j]
@@ -601,10 +595,9 @@ def hu_topological_loss(
     p_flat, t_flat = _check_maps(pred, target, d)
     n = p_flat.shape[0]
     # A 0/1 target's bars all sit at (1, 0): their numbers come from labelling, without persistence.
-    t_host = t_flat.cpu().numpy()
-    binary = d <= 3 and bool(((t_host == 0) | (t_host == 1)).all())
+    binary = d <= 3 and bool(((t_flat == 0) | (t_flat == 1)).all())  # checked where the target is
     if binary:
-        t_counts = _binary_bar_counts(t_host > 0.5, maxdim, construction)
+        t_counts = _binary_bar_counts(t_flat.cpu().numpy() > 0.5, maxdim, construction)
         if matching == "optimal" and _fused(p_flat):
             return _hu_binary_fused(p_flat, t_counts, n, maxdim, construction, d)
         # The direct path's value and choice of bars do not depend on the order of the rows.
