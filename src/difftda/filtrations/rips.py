@@ -264,7 +264,6 @@ class _Bars(torch.autograd.Function):
     def forward(ctx, points, values, pair_pos, ess_pos, edges, p):
         """``edges``: ``[i..., j...]``, the flat rows (in ``points.reshape(-1, d)``) of both ends."""
         ctx.p, ctx.values = p, values
-        ctx.jit = p == 2.0 and points.device.type == "cpu" and points.is_contiguous() and _jit.enabled()
         ctx.save_for_backward(points, pair_pos, ess_pos, edges)
         ctx.save_for_forward(points, pair_pos, ess_pos, edges)
         # One value per finite bar: every birth is the constant 0 (H0 alone), and the deaths are the
@@ -299,19 +298,17 @@ class _Bars(torch.autograd.Function):
         E = len(ctx.values)
         grad = grad_pairs[:, 1] if ctx.deaths_only else unplace(grad_pairs, grad_births, pair_pos, ess_pos, E)
         tiny = torch.finfo(points.dtype).tiny
-        if ctx.jit and not torch.is_grad_enabled():
-            # First-order backward on the CPU, compiled: the same bits as the torch code below.
-            g = torch.zeros_like(points)
-            d = points.shape[-1]
-            _scatter_edges(points.detach().view(-1, d).numpy(), edges.numpy(), grad.numpy(), ctx.values.numpy(), tiny,
-                           g.view(-1, d).numpy())
-            return g, None, None, None, None, None
         x = points.reshape(-1, points.shape[-1])
         i, j = edges[:E], edges[E:]
         # One index_add over both ends of every edge (two calls cost twice as much on small rows).
         if ctx.p == 2.0 and not torch.is_grad_enabled():
             # First-order backward (no create_graph): the lengths are the known values, and the
-            # temporaries are filled in place.
+            # temporaries are filled in place; on the CPU one compiled pass gives the same bits.
+            if x.device.type == "cpu" and _jit.enabled():
+                g = torch.zeros_like(x)
+                _scatter_edges(x.detach().contiguous().numpy(), edges.numpy(), grad.contiguous().numpy(),
+                               ctx.values.contiguous().numpy(), tiny, g.numpy())
+                return g.view_as(points), None, None, None, None, None
             coef = torch.where(ctx.values > 0, grad / ctx.values.clamp_min(tiny), 0)
             step = x.new_empty(2 * E, x.shape[1])
             torch.sub(x.index_select(0, i), x.index_select(0, j), out=step[:E]).mul_(coef[:, None])
