@@ -55,8 +55,11 @@ def distances(x: torch.Tensor, metric: str) -> torch.Tensor:
     p = _P[metric]
     if x.device.type == "cpu" and not (torch.is_grad_enabled() and x.requires_grad):
         return _host_distances(x, metric)
-    if x.device.type == "cpu" and _jit.enabled():
-        return _CoordinatewiseDistances.apply(x, metric)  # the compiled layout's values, cdist's gradient
+    if x.device.type == "cpu" and (_jit.enabled() or _coordinatewise(x)):
+        # The graph-free layout's values (compiled for every shape; without numba, coordinate by
+        # coordinate, which rounds some euclidean entries differently from cdist), so that values
+        # never depend on whether x requires grad; cdist's gradient, recomputed in backward.
+        return _CoordinatewiseDistances.apply(x, metric)
     if x.device.type == "cpu" and _pdist_layout(x):
         # torch.pdist's CPU kernel is 5-10x faster than cdist's difference path from about 8
         # coordinates on; each pair is computed on its own, so a cloud's values depend neither on the
@@ -69,11 +72,6 @@ def distances(x: torch.Tensor, metric: str) -> torch.Tensor:
         flat = clouds.new_zeros(B, n * n).index_put((rows, i * n + j), cond).index_put((rows, j * n + i), cond)
         d = flat.view(B, n, n)
         return d[0] if x.dim() == 2 else d
-    if x.device.type == "cpu" and _coordinatewise(x):
-        # The graph-free layout's values (which round some euclidean entries differently from cdist),
-        # so that values never depend on whether x requires grad; cdist's gradient, recomputed in
-        # backward.
-        return _CoordinatewiseDistances.apply(x, metric)
     # The difference-based path computes |x_i - x_j| entry by entry: no cancellation, 0 on the diagonal.
     d = torch.cdist(x, x, p=p, compute_mode="donot_use_mm_for_euclid_dist")
     if x.device.type == "cpu":
@@ -155,12 +153,12 @@ def _host_distances(x: torch.Tensor, metric: str) -> torch.Tensor:
     p = _P[metric]
     clouds = x.unsqueeze(0) if x.dim() == 2 else x
     B, n, dim = clouds.shape
-    if _jit.enabled() and dim > 0 and x.dtype in (torch.float32, torch.float64):
+    if _jit.enabled():
         # One compiled pass, coordinate by coordinate: the same bits as the coordinate-wise layout
         # below, for every shape.
-        out = np.empty((B, n, n), np.float32 if x.dtype == torch.float32 else np.float64)
-        _distance_kernel(np.ascontiguousarray(clouds.detach().numpy().transpose(0, 2, 1)), _METRIC_CODE[metric], out)
-        d = torch.from_numpy(out)
+        d = clouds.new_empty(B, n, n)
+        _distance_kernel(np.ascontiguousarray(clouds.detach().numpy().transpose(0, 2, 1)), _METRIC_CODE[metric],
+                         d.numpy())
     elif _pdist_layout(clouds):
         # Each cloud's pairs behind a 0 (the diagonal's value), then one gather lays out every square.
         pairs = np.empty((B, 1 + n * (n - 1) // 2), dtype=np.float32 if x.dtype == torch.float32 else np.float64)
