@@ -1831,6 +1831,11 @@ def format_report(res: dict[str, Any]) -> str:
         mem_col = [] if interleaved else ["peak RSS (increase)"]
         n_rounds = s.get("rounds_used", {}).get(wk)
         extra = f", {n_rounds} rounds" if interleaved and n_rounds else ""
+        # Sizes capped by ``rounds_at`` ran fewer rounds: each cell's count is its number of times.
+        fewer = sorted({(c["size"], len(c["times_ms"])) for c in cells if c["workload"] == wk
+                        and c.get("times_ms") and n_rounds and len(c["times_ms"]) < n_rounds})
+        if interleaved and fewer:
+            extra += " (" + ", ".join(f"{r} at {lb}" for lb, r in fewer) + ")"
         lines += ["", f"### {wk}: {w.title} (baseline {w.baseline}{extra})", "",
                   "| tool | " + " | ".join(labels + mem_col) + " |",
                   "|---|" + "---|" * (len(labels) + len(mem_col))]
