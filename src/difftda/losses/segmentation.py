@@ -334,14 +334,14 @@ def _hu_matching(P: np.ndarray, pi: np.ndarray, T: np.ndarray, ti: np.ndarray, n
     c = np.zeros((n_items, 2))
     has = n_t > 0
     c[has] = T[t_start[has]]
-    in_uniform = uniform[pi]
     cp = c[pi]
-    gain = _diag2(P) + _diag2(cp) - ((P - cp) ** 2).sum(1)
-    # Only bars with a positive gain can be kept, and they rank above all others: rank those alone.
-    cand = np.flatnonzero(in_uniform & (gain > 0))
-    rank = _segment_rank(pi[cand], gain[cand])
-    pr = cand[rank < n_t[pi[cand]]]
-    tr = t_start[pi[pr]] + rank[rank < n_t[pi[cand]]]
+    gain = np.where(uniform[pi], _diag2(P) + _diag2(cp) - ((P - cp) ** 2).sum(1), 0.0)
+    # The rows come in the canonical order, so a row's number breaks the ties that remain after
+    # birth and death; each kept bar takes one of its item's (equal) target bars.
+    rows = np.arange(len(P))
+    pr = _top_gains(gain, pi, n_t, n_items, P, np.stack([rows, rows], 1))
+    ip = pi[pr]
+    tr = t_start[ip] + (np.arange(len(pr)) - np.searchsorted(ip, ip))
     rows_p, rows_t = [pr], [tr]
     for i in np.flatnonzero(~uniform):  # soft targets: an exact assignment per image and dimension
         p_rows, t_rows = np.flatnonzero(pi == i), np.flatnonzero(ti == i)
